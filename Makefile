@@ -1,0 +1,48 @@
+# The README's two commands: `make serve` and `make test`. Everything else builds on them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+TORCH  ?= torch==2.13.0
+
+# Debian packages the corpus (tests, training) renders with.
+SYSTEM_PACKAGES := espeak-ng festival festvox-us-slt-hts festvox-kallpc16k flite sox fluidsynth \
+	           fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont
+
+.PHONY: install dev system-deps serve test train quality clean
+
+install: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH)"    # first: a plain `torch` requirement would pull CUDA wheels
+	$(BIN)/pip install -q -e .
+	touch $@
+
+dev: $(VENV)/.dev
+$(VENV)/.dev: $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+serve: install
+	HF_HUB_OFFLINE=1 PORT=$(PORT) $(BIN)/python -m service serve
+
+test: dev system-deps
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+train: dev system-deps
+	HF_HUB_OFFLINE=1 $(BIN)/python -m model.train
+
+quality: dev system-deps
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.quality
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,139 @@
+"""Separation quality of a model on held-out mixtures, beside the floor and the oracle ceiling.
+
+    python -m bench.quality                      # bundled model, own held-out split, writes bench/results/
+    python -m bench.quality --split independent  # recorded Debian sounds + FluidR3 instruments
+
+For every mixture (a target plus one or two other classes at -5..+5 dB, 4 s, seeded) it reports
+SDRi and SI-SDRi for:
+- label queries ("piano") and held-out caption queries never seen in training;
+- the mixture itself (the floor: 0 dB by definition) and the oracle ideal ratio mask (the ceiling:
+  the best any magnitude mask on this STFT could do, computed from the true sources);
+and, for a query naming a class absent from the mixture, the output-to-mixture energy ratio (dB):
+near silence is the right answer there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.data import CLASSES, MixtureSampler, SourcePool, build_pool
+from model.metrics import improvements
+from model.separator import Separator
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def held_out_set(pool: SourcePool, n: int, segment: int, seed: int):
+    """`n` reproducible mixtures, targets cycling through the classes, with the classes present."""
+    sampler = MixtureSampler(pool, segment, seed)
+    return [sampler.draw(sampler.classes[i % len(sampler.classes)]) for i in range(n)]
+
+
+def oracle_irm(separator: Separator, mixture: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The ideal ratio mask |S| / (|S| + |N|) on the model's own STFT, applied to the mixture."""
+    network = separator.model.cpu()
+    spec_target, spec_rest = network.stft(target), network.stft(mixture - target)
+    mask = spec_target.abs() / (spec_target.abs() + spec_rest.abs()).clamp_min(1e-8)
+    estimate = network.istft(network.stft(mixture) * mask, mixture.shape[-1])
+    network.to(separator.device)
+    return estimate
+
+
+def run_queries(separator: Separator, mixtures: torch.Tensor, queries: list[str], batch_size: int) -> torch.Tensor:
+    embeddings = separator.embed(queries)
+    outputs = [
+        separator.separate_chunks(mixtures[i : i + batch_size], embeddings[i : i + batch_size]).cpu()
+        for i in range(0, len(queries), batch_size)
+    ]
+    return torch.cat(outputs)
+
+
+def energy_db(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+    return 10 * torch.log10(numerator.pow(2).sum(-1).clamp_min(1e-12) / denominator.pow(2).sum(-1).clamp_min(1e-12))
+
+
+def evaluate(separator: Separator, examples, batch_size: int = 16) -> dict:
+    mixtures = torch.from_numpy(np.stack([e.mixture for e in examples]))
+    targets = torch.from_numpy(np.stack([e.target for e in examples]))
+    classes = [e.class_index for e in examples]
+    labels = [CLASSES[c].label for c in classes]
+    captions = [CLASSES[c].heldout_captions[i % len(CLASSES[c].heldout_captions)] for i, c in enumerate(classes)]
+    rng = np.random.default_rng(0)
+    absent = []
+    for e in examples:
+        present = {e.class_index, *e.interferer_classes}
+        absent.append(CLASSES[int(rng.choice([c for c in range(len(CLASSES)) if c not in present]))].label)
+
+    rows = {
+        "mixture (floor)": improvements(mixtures, mixtures, targets),
+        "label query": improvements(run_queries(separator, mixtures, labels, batch_size), mixtures, targets),
+        "held-out caption query": improvements(
+            run_queries(separator, mixtures, captions, batch_size), mixtures, targets
+        ),
+        "oracle IRM (ceiling)": improvements(oracle_irm(separator, mixtures, targets), mixtures, targets),
+    }
+    absent_out = run_queries(separator, mixtures, absent, batch_size)
+    per_class = defaultdict(lambda: defaultdict(list))
+    for i, c in enumerate(classes):
+        for name, scores in rows.items():
+            per_class[CLASSES[c].label][name].append(scores["sdri"][i].item())
+    return {
+        "mixtures": len(examples),
+        "mean": {name: {k: v.mean().item() for k, v in scores.items()} for name, scores in rows.items()},
+        "per_class_sdri": {label: {k: float(np.mean(v)) for k, v in d.items()} for label, d in per_class.items()},
+        "absent_query_output_to_mixture_db": energy_db(absent_out, mixtures).mean().item(),
+    }
+
+
+def markdown(result: dict, title: str) -> str:
+    mean = result["mean"]
+    lines = [
+        f"### {title} ({result['mixtures']} mixtures, 4 s)",
+        "",
+        "| | SDRi (dB) | SI-SDRi (dB) |",
+        "|---|---|---|",
+        *(f"| {name} | {s['sdri']:.2f} | {s['si_sdri']:.2f} |" for name, s in mean.items()),
+        "",
+        f"Query for a class absent from the mixture: output energy {result['absent_query_output_to_mixture_db']:.1f} dB "
+        "relative to the mixture.",
+        "",
+        "| class | label SDRi | caption SDRi | oracle SDRi |",
+        "|---|---|---|---|",
+        *(
+            f"| {label} | {d['label query']:.2f} | {d['held-out caption query']:.2f} | {d['oracle IRM (ceiling)']:.2f} |"
+            for label, d in result["per_class_sdri"].items()
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", help="a project checkpoint (default: the bundled model)")
+    parser.add_argument("--corpus", default=".cache/corpus")
+    parser.add_argument("--split", default="test", choices=["test", "independent"])
+    parser.add_argument("--clips-per-class", type=int, default=25)
+    parser.add_argument("--mixtures", type=int, default=390)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args(argv)
+
+    separator = Separator.from_checkpoint(args.checkpoint) if args.checkpoint else Separator.from_pretrained("bundled")
+    pool = SourcePool.load(build_pool(Path(args.corpus), args.split, args.clips_per_class, separator.sample_rate))
+    examples = held_out_set(pool, args.mixtures, int(args.seconds * separator.sample_rate), args.seed)
+    result = evaluate(separator, examples)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"quality-{args.split}.json").write_text(json.dumps(result, indent=1))
+    table = markdown(result, f"split `{args.split}`")
+    (RESULTS / f"quality-{args.split}.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

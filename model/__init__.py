@@ -1,0 +1,22 @@
+"""Text-queried sound separation: the AudioSep network, its text encoders and checkpoints."""
+
+from model.checkpoint import StateDictMismatch, load_audiosep_resunet, load_checkpoint, save_checkpoint
+from model.chunking import Chunking
+from model.resunet import PRESETS, ResUNet, ResUNetConfig
+from model.separator import Separator
+from model.text import MiniLMEncoder, MissingModelFile, TextEncoder
+
+__all__ = [
+    "PRESETS",
+    "Chunking",
+    "MiniLMEncoder",
+    "MissingModelFile",
+    "ResUNet",
+    "ResUNetConfig",
+    "Separator",
+    "StateDictMismatch",
+    "TextEncoder",
+    "load_audiosep_resunet",
+    "load_checkpoint",
+    "save_checkpoint",
+]
