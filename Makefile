@@ -7,7 +7,8 @@ TORCH  ?= torch==2.13.0
 
 # Debian packages the corpus (tests, training) renders with.
 SYSTEM_PACKAGES := espeak-ng festival festvox-us-slt-hts festvox-kallpc16k flite sox fluidsynth \
-	           fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont
+    fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont \
+    sound-theme-freedesktop asterisk-core-sounds-en-wav
 
 .PHONY: install dev system-deps serve test train quality clean
 

@@ -98,7 +98,10 @@ def save_checkpoint(path: Path | str, model: ResUNet, **metadata) -> None:
 def load_checkpoint(path: Path | str, setting: str | None = None) -> tuple[ResUNet, dict]:
     """A project checkpoint -> (network in eval mode, the rest of the file's metadata)."""
     path = require_file(path, "model checkpoint", setting)
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path} is not a {PROJECT_FORMAT} checkpoint: {error}") from error
     if not isinstance(payload, dict) or payload.get("format") != PROJECT_FORMAT:
         raise ValueError(f"{path} is not a {PROJECT_FORMAT} checkpoint")
     model = ResUNet(ResUNetConfig.from_dict(payload["config"]))

@@ -95,8 +95,8 @@ class Separator:
             raise ValueError(f"{path} was trained with text encoder {encoder_name!r}, which cannot be built here")
         device = options.get("device") or default_device()
         for key in ("chunk_seconds", "overlap_seconds"):  # the checkpoint's own default window
-            if key in metadata:
-                options.setdefault(key, metadata[key])
+            if options.get(key) is None and key in metadata:
+                options[key] = metadata[key]
         return cls(model, MiniLMEncoder(device=device), **options)
 
     @classmethod

@@ -1,0 +1,1 @@
+"""The REST service around `model.Separator`: HTTP, batching, caching, limits and metrics."""

@@ -1,0 +1,97 @@
+"""Uploads in, answers out: decoding with limits, and encoding. Pure functions, run in threads."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import BinaryIO, Literal, get_args
+
+import numpy as np
+import soundfile as sf
+
+from service.errors import invalid, too_large, unsupported_audio
+
+OutputFormat = Literal["wav", "flac"]
+OutputSubtype = Literal["PCM_16", "FLOAT"]
+# form value -> (libsndfile format, Content-Type)
+OUTPUT_FORMATS = {"wav": ("WAV", "audio/wav"), "flac": ("FLAC", "audio/flac")}
+OUTPUT_SUBTYPES = get_args(OutputSubtype)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_seconds: float
+    max_channels: int
+
+    def check(self, channels: int, seconds: float) -> None:
+        if channels > self.max_channels:
+            raise too_large("too_many_channels", f"{channels} channels; this server takes at most {self.max_channels}")
+        if seconds > self.max_seconds:
+            raise too_large(
+                "audio_too_long", f"{seconds:.1f} s of audio; this server takes at most {self.max_seconds:g} s"
+            )
+
+
+@dataclass(frozen=True)
+class Upload:
+    samples: np.ndarray  # float32 [channels, frames]
+    sample_rate: int
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[0]
+
+    @property
+    def frames(self) -> int:
+        return self.samples.shape[1]
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def decode(file: BinaryIO, limits: Limits) -> Upload:
+    """Any format libsndfile reads (WAV, FLAC, OGG, MP3, ...) -> float32 [channels, frames].
+
+    The header is checked against the limits before a sample is decoded, and decoding stops one
+    frame past the limit, so a header that understates the length cannot make us decode more."""
+    try:
+        info = sf.info(file)
+    except sf.SoundFileError as error:
+        raise unsupported_audio(f"not decodable audio: {reason(error)}") from error
+    if info.samplerate <= 0 or info.channels <= 0:
+        raise unsupported_audio(f"header declares {info.channels} channels at {info.samplerate} Hz")
+    limits.check(info.channels, info.frames / info.samplerate)
+    max_frames = int(limits.max_seconds * info.samplerate)
+    file.seek(0)
+    try:
+        samples, sample_rate = sf.read(file, frames=max_frames + 1, dtype="float32", always_2d=True)
+    except sf.SoundFileError as error:
+        raise unsupported_audio(f"the audio could not be decoded: {reason(error)}") from error
+    upload = Upload(np.ascontiguousarray(samples.T), sample_rate)
+    limits.check(upload.channels, upload.seconds)
+    if upload.frames == 0:
+        raise invalid("empty_audio", "the upload decodes to no samples")
+    return upload
+
+
+def check_output(format: str, subtype: str) -> None:
+    container = OUTPUT_FORMATS[format][0]
+    if not sf.check_format(container, subtype):
+        usable = [option for option in OUTPUT_SUBTYPES if sf.check_format(container, option)]
+        raise invalid("invalid_subtype", f"{format} cannot hold {subtype} samples; use one of {usable}")
+
+
+def encode(samples: np.ndarray, sample_rate: int, format: str, subtype: str) -> bytes:
+    """float32 [channels, frames] -> file bytes (libsndfile clips to full scale for PCM)."""
+    buffer = io.BytesIO()
+    try:
+        sf.write(buffer, samples.T, sample_rate, format=OUTPUT_FORMATS[format][0], subtype=subtype)
+    except sf.SoundFileError as error:  # e.g. a rate or channel count the format cannot store
+        raise invalid("unencodable_audio", f"cannot write this audio as {format}/{subtype}: {reason(error)}") from error
+    return buffer.getvalue()
+
+
+def reason(error: sf.SoundFileError) -> str:
+    """libsndfile's own words, without the temporary file's name."""
+    return getattr(error, "error_string", None) or str(error)

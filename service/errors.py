@@ -1,0 +1,93 @@
+"""One error shape for every failure: `{"error": {"code": ..., "message": ...}}` with the right status."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+# Starlette and FastAPI raise plain HTTPExceptions (bad multipart, unknown path, wrong method).
+CODES_BY_STATUS = {400: "malformed_form", 404: "not_found", 405: "method_not_allowed"}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, machine-readable reason, e.g. `audio_too_long`.")
+    message: str = Field(description="What went wrong, for people.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class ApiError(HTTPException):
+    """A failure the client is told about. An HTTPException, so that it passes unchanged through
+    FastAPI's body parsing when raised from inside `receive` (the upload limit)."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(status, message, headers)
+        self.code = code
+
+
+def too_large(code: str, message: str) -> ApiError:
+    return ApiError(413, code, message)
+
+
+def unsupported_audio(message: str) -> ApiError:
+    return ApiError(415, "unsupported_audio", message)
+
+
+def invalid(code: str, message: str) -> ApiError:
+    return ApiError(422, code, message)
+
+
+def unavailable(code: str, message: str, retry_after_s: int) -> ApiError:
+    return ApiError(503, code, message, {"Retry-After": str(max(1, retry_after_s))})
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = ErrorResponse(error=ErrorDetail(code=code, message=message))
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+async def on_http_error(request: Request, error: HTTPException) -> JSONResponse:
+    code = getattr(error, "code", None) or CODES_BY_STATUS.get(error.status_code, f"http_{error.status_code}")
+    return error_response(error.status_code, code, str(error.detail), error.headers)
+
+
+async def on_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    """FastAPI's own 422 body, reshaped. No usable `file` part means the form itself is malformed
+    (400); anything else is an unacceptable value of a named field (422). Forms cannot tell an
+    empty field from a missing one, so a missing query is a bad query too."""
+    problems = error.errors()
+    fields = [str(problem["loc"][-1]) for problem in problems]
+    message = "; ".join(f"{field}: {problem['msg']}" for field, problem in zip(fields, problems))
+    if "file" in fields:
+        return error_response(400, "malformed_form", message)
+    return error_response(422, f"invalid_{fields[0]}", message)
+
+
+async def on_unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    # Starlette re-raises the error after this answer, and uvicorn logs it with its traceback.
+    return error_response(500, "internal_error", "the server failed to handle this request")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected_error)
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Malformed multipart form: not multipart, a required field missing, or `file` not a file.",
+    413: "Upload too large (bytes) or too long (seconds), or too many channels.",
+    415: "The file is not audio this server can decode (WAV, FLAC, OGG, MP3).",
+    422: "Unacceptable field value: query empty or over 512 characters, unknown format or subtype, empty audio.",
+    503: "Not ready (loading, warming up, shutting down) or the queue is full; retry after `Retry-After` seconds.",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict]:
+    """OpenAPI `responses` entries for the error statuses a route can answer."""
+    return {status: {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]} for status in statuses}

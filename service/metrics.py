@@ -1,0 +1,80 @@
+"""Prometheus metrics (one registry per app, so several apps can live in one process) and the
+per-request stage timer behind the `Server-Timing` header."""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120, 300)
+QUEUE_WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    def __init__(self, max_batch: int):
+        self.registry = registry = CollectorRegistry()
+        self.requests = Counter(
+            "textsep_requests", "HTTP requests by route and status.", ["route", "status"], registry=registry
+        )
+        self.latency = Histogram(
+            "textsep_request_duration_seconds",
+            "HTTP request latency by route.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.queue_wait = Histogram(
+            "textsep_queue_wait_seconds",
+            "From a request's chunks entering the batcher to its first chunk running.",
+            buckets=QUEUE_WAIT_BUCKETS,
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "textsep_batch_size", "Chunks per forward pass.", buckets=range(1, max_batch + 1), registry=registry
+        )
+        self.audio_seconds = Counter(
+            "textsep_audio_seconds", "Seconds of uploaded audio separated, summed over channels.", registry=registry
+        )
+        self.cache_hits = Counter(
+            "textsep_embedding_cache_hits", "Queries found in the embedding cache.", registry=registry
+        )
+        self.cache_misses = Counter(
+            "textsep_embedding_cache_misses", "Queries that needed the text encoder.", registry=registry
+        )
+        self.queue_seconds = Gauge(
+            "textsep_queue_seconds", "Chunk audio (seconds) waiting for inference.", registry=registry
+        )
+        self.queue_chunks = Gauge("textsep_queue_chunks", "Chunks waiting for inference.", registry=registry)
+        self.batcher_requests = Gauge(
+            "textsep_batcher_requests", "Requests with chunks waiting or running in the batcher.", registry=registry
+        )
+        self.dropped_chunks = Counter(
+            "textsep_dropped_chunks", "Queued chunks dropped because their client disconnected.", registry=registry
+        )
+        self.model = Info("textsep_model", "The loaded model: preset, text encoder, device, dtype.", registry=registry)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class StageTimer:
+    """Wall time per request stage, written out as a `Server-Timing` header (milliseconds)."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.stages[name] = self.stages.get(name, 0.0) + seconds
+
+    def header(self) -> str:
+        return ", ".join(f"{name};dur={seconds * 1000:.1f}" for name, seconds in self.stages.items())

@@ -1,0 +1,387 @@
+"""End to end: `python -m service serve` as a real process on loopback, real audio over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+from prometheus_client.parser import text_string_to_metric_families
+
+REPO = Path(__file__).resolve().parents[1]
+STARTUP_TIMEOUT_S = 240  # two cores shared with other work: loading and warm-up can be slow
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """A `python -m service serve` subprocess; `readiness` is every /readyz answer seen while starting."""
+
+    def __init__(self, log_dir: Path, **settings: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log_dir / f"server-{self.port}.log"
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PORT": str(self.port), "TEXTSEP_HOST": "127.0.0.1", **settings}
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "service", "serve"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        self.readiness: list[tuple[int, str]] = []
+
+    def wait_ready(self) -> Server:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"server exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                answer = httpx.get(self.url + "/readyz", timeout=5)
+            except httpx.TransportError:  # not listening yet
+                time.sleep(0.05)
+                continue
+            self.readiness.append((answer.status_code, answer.json()["status"]))
+            if answer.status_code == 200:
+                return self
+            time.sleep(0.01)  # often enough to see a short warm-up
+        self.process.kill()
+        pytest.fail(f"server not ready after {STARTUP_TIMEOUT_S} s:\n{self.log.read_text()[-3000:]}")
+
+    def metric(self, name: str, **labels: str) -> float:
+        """A sample's value (0 for a labelled series not created yet)."""
+        text = httpx.get(self.url + "/metrics").text
+        assert name in text, f"no metric {name}"
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+        )
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *error) -> None:
+        self.process.kill()  # a failed test must not leave a server behind; no-op once it has exited
+        self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory):
+    """`batched`: batches of 4, small limits. `serial`: batches of 1 and a queue of one chunk.
+    Both start together (loading overlaps), and both must exit 0 on SIGTERM at the end."""
+    log_dir = tmp_path_factory.mktemp("servers")
+    started = {
+        "batched": Server(
+            log_dir,
+            TEXTSEP_MAX_BATCH="4",
+            TEXTSEP_MAX_UPLOAD_BYTES="2000000",
+            TEXTSEP_MAX_SECONDS="30",
+            TEXTSEP_MAX_CHANNELS="2",
+        ),
+        "serial": Server(log_dir, TEXTSEP_MAX_BATCH="1", TEXTSEP_MAX_QUEUE_SECONDS="4"),
+    }
+    try:
+        for server in started.values():
+            server.wait_ready()
+        yield started
+    finally:
+        exit_codes = {name: server.stop() for name, server in started.items()}
+    assert exit_codes == {"batched": 0, "serial": 0}
+
+
+@pytest.fixture(scope="session")
+def server(servers) -> Server:
+    return servers["batched"]
+
+
+def wait_until(condition, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def separate(url: str, upload: bytes, query: str, timeout: float = 120, **options) -> httpx.Response:
+    return httpx.post(
+        url + "/separate", files={"file": ("upload", upload)}, data={"query": query, **options}, timeout=timeout
+    )
+
+
+def read(answer: httpx.Response) -> tuple[np.ndarray, int, str]:
+    samples, rate = sf.read(io.BytesIO(answer.content), dtype="float32", always_2d=True)
+    return samples, rate, sf.info(io.BytesIO(answer.content)).subtype
+
+
+# ---- readiness --------------------------------------------------------------------------------
+
+
+def test_readyz_is_503_while_warming_up_then_200(server):
+    statuses = [status for status, _ in server.readiness]
+    assert statuses[0] == 503 and statuses[-1] == 200 and set(statuses[:-1]) == {503}
+    assert "warming up" in {reason for _, reason in server.readiness}
+
+
+def test_info_describes_model_batching_and_limits(server):
+    info = httpx.get(server.url + "/v1/info").json()
+    assert (info["model"], info["sample_rate"], info["text_encoder"]) == ("bundled", 16000, "all-minilm-l6-v2")
+    assert (info["device"], info["dtype"]) == ("cpu", "float32")
+    assert (
+        info["batching"]["max_batch"] == 4 and info["batching"]["chunk_seconds"] > info["batching"]["overlap_seconds"]
+    )
+    assert info["limits"] == {
+        "max_upload_bytes": 2000000,
+        "max_seconds": 30.0,
+        "max_channels": 2,
+        "max_queue_seconds": 1800.0,
+        "max_query_chars": 512,
+    }
+    assert "textsep_model_info" in httpx.get(server.url + "/metrics").text
+    assert httpx.get(server.url + "/docs").status_code == 200
+    assert "/separate" in httpx.get(server.url + "/openapi.json").json()["paths"]
+
+
+def test_a_model_file_that_is_missing_stops_startup_with_its_name(tmp_path):
+    missing = tmp_path / "nowhere.pt"
+    with Server(tmp_path, TEXTSEP_MODEL=str(missing)) as failed:
+        assert failed.process.wait(timeout=120) != 0
+    assert f"model checkpoint not found at {missing} (set by TEXTSEP_MODEL)" in failed.log.read_text()
+
+
+# ---- the answer -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rate, channels, format, subtype",
+    [(8000, 1, "wav", "PCM_16"), (48000, 2, "wav", "FLOAT"), (8000, 2, "flac", "PCM_16"), (48000, 1, "flac", None)],
+)
+def test_answer_has_the_uploads_rate_channels_and_exact_length(server, audio_file, rate, channels, format, subtype):
+    upload = audio_file(1.3 + 7 / rate, rate, channels)  # an odd length: resampling must not round it
+    options = {"format": format} | ({"subtype": subtype} if subtype else {})
+    answer = separate(server.url, upload, "a humming tone", **options)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == f"audio/{format}"
+    samples, out_rate, out_subtype = read(answer)
+    assert (out_rate, samples.shape) == (rate, (len(sf.read(io.BytesIO(upload))[0]), channels))
+    assert out_subtype == (subtype or "PCM_16") and np.isfinite(samples).all()
+    assert len(answer.headers["x-request-id"]) == 32  # generated: the client sent none
+    assert {stage.split(";")[0] for stage in answer.headers["server-timing"].split(", ")} >= {
+        "decode",
+        "queue",
+        "inference",
+        "encode",
+    }
+
+
+@pytest.mark.parametrize("format, subtype", [("OGG", "VORBIS"), ("MP3", "MPEG_LAYER_III")])
+def test_compressed_uploads_decode(server, audio_file, format, subtype):
+    upload = audio_file(1.0, 44100, 2, format=format, subtype=subtype)
+    answer = separate(server.url, upload, "a humming tone")
+    assert answer.status_code == 200, answer.text
+    samples, rate, _ = read(answer)
+    assert (rate, samples.shape) == (44100, sf.read(io.BytesIO(upload), always_2d=True)[0].shape)
+
+
+def test_client_request_id_is_echoed(server):
+    answer = httpx.get(server.url + "/healthz", headers={"X-Request-ID": "trace-42"})
+    assert answer.headers["x-request-id"] == "trace-42"
+
+
+def test_repeated_query_hits_the_embedding_cache(server, audio_file):
+    upload = audio_file(0.5, 16000)
+    hits = server.metric("textsep_embedding_cache_hits_total")
+    first = separate(server.url, upload, "Rain on a tin roof")
+    second = separate(server.url, upload, "  rain ON a tin   roof ")  # the same query, normalised
+    assert (first.headers["x-embedding-cache"], second.headers["x-embedding-cache"]) == ("miss", "hit")
+    assert server.metric("textsep_embedding_cache_hits_total") == hits + 1
+
+
+QUERIES = [
+    "a dog barking",
+    "rain",
+    "a violin",
+    "a car horn",
+    "birdsong",
+    "speech",
+    "a drum kit",
+    "wind",
+    "a siren",
+    "footsteps",
+    "a piano chord",
+    "applause",
+    "thunder",
+    "a cat",
+    "an engine",
+    "a whistle",
+]
+
+
+def test_micro_batching_does_not_change_the_answer(servers, audio_file):
+    """16 concurrent requests (different queries and lengths, batched together up to 4 chunks) give
+    the same audio as each request sent alone to a server that runs batches of one."""
+    batched, serial = servers["batched"], servers["serial"]
+    uploads = [audio_file(seconds, 16000, seed=i) for i, seconds in enumerate(np.linspace(0.5, 9, len(QUERIES)))]
+    batches = batched.metric("textsep_batch_size_count")
+    batches_of_one = batched.metric("textsep_batch_size_bucket", le="1.0")
+
+    async def send_together():
+        async with httpx.AsyncClient(timeout=300) as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        batched.url + "/separate",
+                        files={"file": ("upload", upload)},
+                        data={"query": query, "subtype": "FLOAT"},
+                    )
+                    for upload, query in zip(uploads, QUERIES)
+                )
+            )
+
+    together = asyncio.run(send_together())
+    batches = batched.metric("textsep_batch_size_count") - batches
+    batches_of_one = batched.metric("textsep_batch_size_bucket", le="1.0") - batches_of_one
+    assert batches > batches_of_one, "no batch of more than one chunk was formed"
+    for upload, query, answer in zip(uploads, QUERIES, together):
+        alone = separate(serial.url, upload, query, subtype="FLOAT")
+        assert answer.status_code == alone.status_code == 200
+        assert np.abs(read(answer)[0] - read(alone)[0]).max() < 1e-4, query
+
+
+# ---- errors -----------------------------------------------------------------------------------
+
+
+def form(upload: bytes, **fields: str) -> dict:
+    return {"files": {"file": ("upload", upload)}, "data": {"query": "a dog barking", **fields}}
+
+
+ERRORS = {
+    "no file field": (lambda a: {"data": {"query": "a dog"}}, 400, "malformed_form"),
+    "file is no file": (lambda a: {"data": {"query": "a dog", "file": "RIFF"}}, 400, "malformed_form"),
+    "not multipart": (lambda a: {"json": {"query": "a dog"}}, 400, "malformed_form"),
+    "broken multipart": (
+        lambda a: {"content": b"--xx\r\nnonsense", "headers": {"content-type": "multipart/form-data; boundary=xx"}},
+        400,
+        "malformed_form",
+    ),
+    "body too large": (lambda a: form(os.urandom(2_100_000)), 413, "upload_too_large"),
+    "audio too long": (lambda a: form(a(31, 8000)), 413, "audio_too_long"),
+    "too many channels": (lambda a: form(a(0.2, 8000, 3)), 413, "too_many_channels"),
+    "not audio": (lambda a: form(b"this is a text file, not a sound\n" * 50), 415, "unsupported_audio"),
+    "truncated": (lambda a: form(a(1, 8000)[:40]), 415, "unsupported_audio"),
+    "no samples": (lambda a: form(a(0, 8000)), 422, "empty_audio"),
+    "empty query": (lambda a: form(a(0.2, 8000), query=""), 422, "invalid_query"),
+    "blank query": (lambda a: form(a(0.2, 8000), query=" \t "), 422, "invalid_query"),
+    "513-char query": (lambda a: form(a(0.2, 8000), query="x" * 513), 422, "invalid_query"),
+    "bad format": (lambda a: form(a(0.2, 8000), format="mp3"), 422, "invalid_format"),
+    "bad subtype": (lambda a: form(a(0.2, 8000), subtype="PCM_24"), 422, "invalid_subtype"),
+    "flac of floats": (lambda a: form(a(0.2, 8000), format="flac", subtype="FLOAT"), 422, "invalid_subtype"),
+}
+
+
+@pytest.mark.parametrize("case", ERRORS)
+def test_client_mistakes_get_their_status_and_a_json_error(server, audio_file, case):
+    make, status, code = ERRORS[case]
+    answer = httpx.post(server.url + "/separate", timeout=60, **make(audio_file))
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]["code"] == code and answer.json()["error"]["message"]
+    assert set(answer.json()) == {"error"} and set(answer.json()["error"]) == {"code", "message"}
+    assert httpx.get(server.url + "/healthz").status_code == 200
+    assert httpx.get(server.url + "/readyz").status_code == 200
+
+
+def test_a_512_char_query_with_spaces_around_is_accepted(server, audio_file):
+    assert separate(server.url, audio_file(0.2, 8000), "  " + "x" * 512 + "  ").status_code == 200
+
+
+def test_upload_limit_holds_while_the_body_streams_in(server):
+    """No Content-Length (chunked) and a body that never ends: the 413 must come once the limit is
+    passed, from the bytes read so far."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(
+            b"POST /separate HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: multipart/form-data; boundary=xx\r\n\r\n"
+        )
+        part = b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+        connection.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+        piece = os.urandom(64 * 1024)
+        for _ in range(2_000_000 // len(piece) + 1):  # just past the 2 MB limit, then silence
+            connection.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):
+            while received := connection.recv(65536):  # the server hangs up after its answer
+                answer += received
+    answer = answer.decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 413") and '"upload_too_large"' in answer
+
+
+# ---- backpressure and disconnects (the serial server: batches of one, a one-chunk queue) -------------
+
+
+def test_full_queue_answers_503_with_retry_after(servers, audio_file):
+    serial = servers["serial"]
+    with ThreadPoolExecutor(1) as pool:
+        # 35 chunks, admitted because the queue is empty; then a one-chunk request finds it full
+        long = pool.submit(separate, serial.url, audio_file(120, 16000), "a hum")
+        wait_until(lambda: serial.metric("textsep_queue_chunks") > 0)
+        refused = separate(serial.url, audio_file(0.5, 16000), "a hum")
+        assert long.result().status_code == 200
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "queue_full"
+    assert int(refused.headers["retry-after"]) >= 1
+
+
+def test_chunks_of_a_client_that_hangs_up_are_dropped(servers, audio_file):
+    serial = servers["serial"]
+    dropped = serial.metric("textsep_dropped_chunks_total")
+    upload = httpx.Request(
+        "POST", serial.url + "/separate", files={"file": ("upload", audio_file(120, 16000))}, data={"query": "a hum"}
+    )
+    head = "POST /separate HTTP/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in upload.headers.items())
+    with socket.create_connection(("127.0.0.1", serial.port), timeout=30) as connection:
+        connection.sendall(head.encode() + b"\r\n" + upload.read())
+        wait_until(lambda: serial.metric("textsep_queue_chunks") > 0)
+    # the client has hung up with most of its 35 chunks still queued
+    wait_until(lambda: serial.metric("textsep_dropped_chunks_total") > dropped)
+    wait_until(lambda: serial.metric("textsep_queue_chunks") == 0)
+    wait_until(lambda: serial.metric("textsep_batcher_requests") == 0)
+    wait_until(lambda: serial.metric("textsep_requests_total", route="/separate", status="499") >= 1)
+
+
+# ---- shutdown ---------------------------------------------------------------------------------
+
+
+def test_sigterm_answers_every_accepted_request_then_exits_0(tmp_path, audio_file):
+    with Server(tmp_path, TEXTSEP_MAX_BATCH="2") as server:
+        server.wait_ready()
+        uploads = [audio_file(20, 16000, seed=i) for i in range(4)]  # 6 chunks each
+
+        def accepted() -> float:  # requests in the batcher, or already answered
+            in_batcher = server.metric("textsep_batcher_requests")
+            return in_batcher + server.metric("textsep_requests_total", route="/separate", status="200")
+
+        with ThreadPoolExecutor(len(uploads)) as pool:
+            answers = [pool.submit(separate, server.url, upload, f"tone {i}") for i, upload in enumerate(uploads)]
+            wait_until(lambda: accepted() >= len(uploads))
+            assert server.metric("textsep_queue_chunks") > 0, "the work ended before SIGTERM: use longer uploads"
+            server.process.send_signal(signal.SIGTERM)
+            answers = [answer.result() for answer in answers]
+        assert [answer.status_code for answer in answers] == [200] * len(uploads)
+        assert all(read(answer)[0].shape == (20 * 16000, 1) for answer in answers)
+        assert server.process.wait(timeout=60) == 0

@@ -1,0 +1,220 @@
+"""The service's parts in-process: batcher scheduling, embedding cache, audio limits, settings, and
+the routes that answer without a model (not ready, draining, OpenAPI)."""
+
+import asyncio
+import io
+import threading
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from fastapi.testclient import TestClient
+
+from model.text import MissingModelFile
+from service import audio
+from service.app import create_app
+from service.batcher import Batcher, QueueFull
+from service.cache import EmbeddingCache, normalise
+from service.errors import ApiError
+from service.metrics import Metrics
+from service.runtime import check_model_files
+from service.settings import Settings
+
+WINDOW = 8
+
+
+def make_batcher(separate, max_batch=2, max_queue_seconds=100.0, metrics=None):
+    return Batcher(
+        separate,
+        metrics or Metrics(max_batch),
+        max_batch=max_batch,
+        max_wait_seconds=0.0,
+        chunk_seconds=1.0,
+        max_queue_seconds=max_queue_seconds,
+    )
+
+
+def chunks(n: int, value: float) -> torch.Tensor:
+    return torch.full((n, WINDOW), value)
+
+
+def test_batcher_round_robin_lets_a_short_request_pass_a_long_one():
+    batches = []
+
+    def separate(x, conditions):  # records which request each chunk came from
+        batches.append(x[:, 0].tolist())
+        return x * conditions[:, :1]
+
+    async def scenario():
+        batcher = make_batcher(separate)
+        long_job = batcher.submit(chunks(6, 1.0), torch.tensor([2.0]))
+        short_job = batcher.submit(chunks(1, 5.0), torch.tensor([3.0]))
+        batcher.start()
+        short, long = await asyncio.gather(short_job.done, long_job.done)
+        batcher.stop()
+        return short, long
+
+    short, long = asyncio.run(scenario())
+    assert batches[0] == [1.0, 5.0]  # the short request rides in the very first batch
+    assert [len(batch) for batch in batches] == [2, 2, 2, 1]
+    assert torch.equal(short, chunks(1, 15.0)) and torch.equal(long, chunks(6, 2.0))  # each its own condition
+
+
+def test_batcher_drops_the_queued_chunks_of_a_cancelled_request():
+    running, release = threading.Event(), threading.Event()
+
+    def separate(x, conditions):
+        running.set()
+        release.wait(10)
+        return x
+
+    metrics = Metrics(1)
+
+    async def scenario():
+        batcher = make_batcher(separate, max_batch=1, metrics=metrics)
+        job = batcher.submit(chunks(5, 1.0), torch.tensor([1.0]))
+        batcher.start()
+        await asyncio.to_thread(running.wait, 10)
+        batcher.cancel(job)  # chunk 0 is running; chunks 1-4 are dropped
+        release.set()
+        batcher.stop()
+        return job
+
+    job = asyncio.run(scenario())
+    assert not job.done.done()
+    assert metrics.dropped_chunks._value.get() == 4
+    assert metrics.queue_chunks._value.get() == 0 and metrics.batcher_requests._value.get() == 0
+
+
+def test_batcher_queue_is_bounded_in_audio_seconds_but_admits_into_an_empty_queue():
+    async def scenario():
+        batcher = make_batcher(lambda x, c: x, max_queue_seconds=3.0)  # chunk_seconds = 1
+        batcher.submit(chunks(5, 0.0), torch.zeros(1))  # alone: admitted though over the bound
+        with pytest.raises(QueueFull) as refused:
+            batcher.submit(chunks(1, 0.0), torch.zeros(1))
+        return refused.value.retry_after_s
+
+    assert asyncio.run(scenario()) >= 1
+
+
+def test_cache_normalises_queries_and_encodes_a_burst_of_misses_in_one_call():
+    calls = []
+
+    def embed(texts):
+        calls.append(list(texts))
+        return torch.stack([torch.full((2,), float(len(text))) for text in texts])
+
+    metrics = Metrics(1)
+
+    async def scenario():
+        cache = EmbeddingCache(embed, "encoder", size=2, metrics=metrics)
+        burst = await asyncio.gather(*(cache.get(q) for q in ["A  dog", "a cat", " a DOG "]))
+        again = await cache.get("a\tdog")
+        await cache.get("a bird")  # evicts the least recently used entry ("a cat")
+        evicted = await cache.get("a cat")
+        return burst, again, evicted
+
+    burst, again, evicted = asyncio.run(scenario())
+    assert calls[0] == ["a dog", "a cat"]  # one call for the burst; "A  dog" and " a DOG " are one query
+    assert [hit for _, hit in burst] == [False, False, False]
+    assert again[1] is True and torch.equal(again[0], burst[0][0])
+    assert evicted[1] is False and calls[-1] == ["a cat"]
+    assert metrics.cache_hits._value.get() == 1 and metrics.cache_misses._value.get() == 5
+    assert normalise("  Rain\n ON   a roof ") == "rain on a roof"
+
+
+def decode(data: bytes, max_seconds=10.0, max_channels=2):
+    return audio.decode(io.BytesIO(data), audio.Limits(max_seconds=max_seconds, max_channels=max_channels))
+
+
+def test_decode_gives_float_channels_first(audio_file):
+    upload = decode(audio_file(0.5, 22050, 2))
+    assert upload.samples.dtype == np.float32 and upload.samples.shape == (2, 11025) and upload.sample_rate == 22050
+
+
+@pytest.mark.parametrize(
+    "make, status, code",
+    [
+        (lambda a: a(11, 8000), 413, "audio_too_long"),
+        (lambda a: a(0.1, 8000, 3), 413, "too_many_channels"),
+        (lambda a: b"RIFF and then nothing useful", 415, "unsupported_audio"),
+        (lambda a: a(1, 8000)[:40], 415, "unsupported_audio"),
+        (lambda a: a(0, 8000), 422, "empty_audio"),
+    ],
+    ids=["too long", "too many channels", "not audio", "truncated header", "no samples"],
+)
+def test_decode_refuses(audio_file, make, status, code):
+    with pytest.raises(ApiError) as refused:
+        decode(make(audio_file))
+    assert (refused.value.status_code, refused.value.code) == (status, code)
+
+
+def test_encode_round_trips_and_flac_refuses_float():
+    samples = np.linspace(-0.5, 0.5, 2 * 100, dtype=np.float32).reshape(2, 100)
+    decoded, rate = sf.read(io.BytesIO(audio.encode(samples, 12345, "flac", "PCM_16")), always_2d=True)
+    assert rate == 12345 and np.abs(decoded.T - samples).max() < 1e-4
+    with pytest.raises(ApiError) as refused:
+        audio.check_output("flac", "FLOAT")
+    assert refused.value.status_code == 422
+
+
+def test_settings_from_environment(monkeypatch):
+    monkeypatch.setenv("PORT", "8123")
+    monkeypatch.setenv("TEXTSEP_MAX_BATCH", "3")
+    settings = Settings()
+    assert (settings.port, settings.max_batch) == (8123, 3)
+    assert all(field.description for field in Settings.model_fields.values())
+
+
+def test_missing_model_files_are_named_with_their_variable(tmp_path):
+    with pytest.raises(ValueError, match="TEXTSEP_CLAP_CHECKPOINT"):
+        Settings(model="audiosep", audiosep_checkpoint=tmp_path, clap_tokenizer_dir=tmp_path)
+    settings = Settings(
+        model="audiosep",
+        audiosep_checkpoint=tmp_path,
+        clap_checkpoint=tmp_path / "clap.pt",
+        clap_tokenizer_dir=tmp_path,
+    )
+    with pytest.raises(MissingModelFile, match=r"clap\.pt.*TEXTSEP_CLAP_CHECKPOINT"):
+        check_model_files(settings)
+
+
+@pytest.fixture
+def client_without_model():
+    """The app as in its first seconds: no `with`, so the lifespan (model loading) never runs."""
+    app = create_app(Settings())
+    return app, TestClient(app)
+
+
+def test_not_ready_and_draining_answer_503(client_without_model, audio_file):
+    app, client = client_without_model
+    form = {"files": {"file": ("a.wav", audio_file(0.2, 8000))}, "data": {"query": "a dog"}}
+    assert client.get("/healthz").status_code == 200
+    assert (client.get("/readyz").status_code, client.get("/readyz").json()) == (503, {"status": "loading model"})
+    refused = client.post("/separate", **form)
+    assert refused.status_code == 503 and int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["error"]["code"] == "not_ready"
+    app.state.runtime.drain()
+    assert client.get("/readyz").json() == {"status": "draining"}
+    assert client.post("/separate", **form).status_code == 503
+
+
+def test_openapi_documents_the_form_the_answers_and_the_errors(client_without_model):
+    app, _ = client_without_model
+    spec = app.openapi()
+    separate = spec["paths"]["/separate"]["post"]
+    form_ref = separate["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].split("/")[-1]
+    fields = spec["components"]["schemas"][form_ref]["properties"]
+    assert set(fields) == {"file", "query", "format", "subtype"}
+    assert all(field.get("description") for field in fields.values())
+    assert fields["query"]["maxLength"] == 512
+    answers = separate["responses"]
+    assert set(answers) == {"200", "400", "413", "415", "422", "503"}
+    assert {"audio/wav", "audio/flac"} <= set(answers["200"]["content"])
+    assert {"X-Request-ID", "X-Embedding-Cache", "Server-Timing"} <= set(answers["200"]["headers"])
+    assert answers["413"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+    assert {"/healthz", "/readyz", "/metrics", "/v1/info"} <= set(spec["paths"])
+    assert spec["paths"]["/v1/info"]["get"]["responses"]["200"]["content"]["application/json"]["schema"][
+        "$ref"
+    ].endswith("/Info")
