@@ -5,12 +5,13 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 TORCH  ?= torch==2.13.0
 
-# Debian packages the corpus (tests, training) renders with.
+# Debian packages the corpus (tests, training) renders with, and the deployment tests' nginx and docker-compose.
 SYSTEM_PACKAGES := espeak-ng festival festvox-us-slt-hts festvox-kallpc16k flite sox fluidsynth \
     fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont \
-    sound-theme-freedesktop asterisk-core-sounds-en-wav
+    sound-theme-freedesktop asterisk-core-sounds-en-wav nginx docker-compose
+REPLICAS ?= 3
 
-.PHONY: install dev system-deps serve test train quality clean
+.PHONY: install dev system-deps serve cluster test train quality clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -35,6 +36,10 @@ system-deps:
 
 serve: install
 	HF_HUB_OFFLINE=1 PORT=$(PORT) $(BIN)/python -m service serve
+
+# REPLICAS replicas behind nginx (docker/nginx.conf) on 127.0.0.1:$(PORT), no Docker; Ctrl-C drains and stops them.
+cluster: install system-deps
+	HF_HUB_OFFLINE=1 $(BIN)/python docker/cluster.py --replicas $(REPLICAS) --port $(PORT)
 
 test: dev system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest

@@ -1,0 +1,85 @@
+"""The deployment files parse with the tools that run them and agree with the service: the compose
+file (`docker-compose config`), the Kubernetes manifests (kubernetes-validate), nginx's body limit,
+and every TEXTSEP_* variable they set. tests/test_cluster.py runs the nginx config for real."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from service.middleware import CLIENT_REQUEST_ID
+from service.settings import Settings, env_name
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "docker"))  # docker/ holds scripts, not a package
+from cluster import NGINX_CONF, render
+
+MANIFESTS = sorted((REPO / "docker" / "kubernetes").glob("*.yaml"))
+KUBERNETES_VERSIONS = ["1.29.0", kubernetes_validate.utils.latest_version()]  # an older cluster, the newest schema
+
+
+def test_compose_file_parses_and_runs_the_tested_nginx_config():
+    subprocess.run(["docker-compose", "config", "-q"], cwd=REPO, check=True)
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    assert "./docker/nginx.conf:/etc/nginx/nginx.conf:ro" in services["nginx"]["volumes"]
+    # nginx starts once every replica is ready (the replicas' health check is /readyz)
+    assert services["nginx"]["depends_on"] == {"separator": {"condition": "service_healthy"}}
+    assert services["separator"]["healthcheck"]["test"][-1] == "/readyz"
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda path: path.name)
+def test_kubernetes_manifest_is_valid(manifest, version):
+    for resource in yaml.safe_load_all(manifest.read_text()):
+        kubernetes_validate.validate(resource, version, strict=True)
+
+
+def test_kubernetes_pods_take_one_gpu_and_outlast_their_drain():
+    (deployment,) = yaml.safe_load_all((REPO / "docker/kubernetes/deployment.yaml").read_text())
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    pre_stop_s = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
+    assert pod["terminationGracePeriodSeconds"] > pre_stop_s  # the drain itself comes after preStop
+
+
+def test_nginx_body_limit_is_the_services():
+    config = NGINX_CONF.read_text()
+    limit = Settings.model_fields["max_upload_bytes"].default
+    assert int(re.search(r"client_max_body_size (\d+);", config)[1]) == limit
+    assert f"the request body is over {limit} bytes" in config  # nginx's own 413, worded like the service's
+
+
+def test_nginx_keeps_a_client_request_id_by_the_services_rule():
+    (pattern,) = re.findall(r'"~\^(.*)\$" \$http_x_request_id;', NGINX_CONF.read_text())
+    assert pattern == CLIENT_REQUEST_ID.pattern
+
+
+def test_local_nginx_config_differs_from_the_shipped_one_in_addresses_only():
+    shipped = NGINX_CONF.read_text()
+    local = render(shipped, "127.0.0.1:9000", ["127.0.0.1:9001", "127.0.0.1:9002"])
+    changes = [line for line in difflib.ndiff(shipped.splitlines(), local.splitlines()) if line[:2] in ("- ", "+ ")]
+    options = re.search(r"server separator:8000( [^;]*);", shipped)[1]  # passive health check parameters
+    assert [change[:2] + change[2:].strip() for change in changes] == [
+        f"- server separator:8000{options};",
+        f"+ server 127.0.0.1:9001{options};",
+        f"+ server 127.0.0.1:9002{options};",
+        "- listen 80;",
+        "+ listen 127.0.0.1:9000;",
+    ]
+
+
+def test_deployment_files_set_only_settings_the_service_reads():
+    settings = {env_name(field) for field in Settings.model_fields}
+    files = [REPO / "Dockerfile", REPO / "docker-compose.yml", *MANIFESTS, *(REPO / "docker").glob("*.py")]
+    for path in files:
+        assert set(re.findall(r"\bTEXTSEP_[A-Z_]+\b", path.read_text())) <= settings, path.name
