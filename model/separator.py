@@ -18,7 +18,7 @@ import torch
 
 from model.checkpoint import load_audiosep_resunet, load_checkpoint
 from model.chunking import Chunking
-from model.resunet import ResUNet
+from model.resunet import ResUNet, ResUNetConfig
 from model.text import MiniLMEncoder, TextEncoder
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -46,6 +46,16 @@ def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
     return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, length - audio.shape[-1])])
 
 
+def grid_aligned_chunking(config: ResUNetConfig, chunk_seconds: float, overlap_seconds: float) -> Chunking:
+    """Window and overlap rounded to multiples of hop x time pooling, so that every window (but a
+    moved last one) sees the STFT frames and pooling cells a one-pass run would: seams then differ
+    from one pass only by the context the window lacks."""
+    grid = config.hop_length * config.time_multiple
+    window = max(1, round(chunk_seconds * config.sample_rate / grid)) * grid
+    overlap = round(overlap_seconds * config.sample_rate / grid) * grid
+    return Chunking(window, min(overlap, window // 2 // grid * grid))
+
+
 class Separator:
     def __init__(
         self,
@@ -57,7 +67,8 @@ class Separator:
         overlap_seconds: float = 1.0,
     ):
         """`chunk_seconds`/`overlap_seconds`: the fixed window every input is cut into (the unit of
-        batching) and its cross-fade; longer overlap costs throughput, shorter gives seams."""
+        batching) and its cross-fade, rounded to the network's grid (see `grid_aligned_chunking`);
+        longer overlap costs throughput, shorter gives seams."""
         if model.config.condition_size != encoder.dim:
             raise ValueError(
                 f"text encoder {encoder.name} gives {encoder.dim}-d embeddings; "
@@ -71,7 +82,7 @@ class Separator:
         self.dtype = dtype
         self.model = model.eval().to(self.device)
         self.encoder = encoder
-        self.chunking = Chunking.from_seconds(self.sample_rate, chunk_seconds, overlap_seconds)
+        self.chunking = grid_aligned_chunking(model.config, chunk_seconds, overlap_seconds)
 
     @property
     def sample_rate(self) -> int:
