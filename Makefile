@@ -11,7 +11,7 @@ SYSTEM_PACKAGES := espeak-ng festival festvox-us-slt-hts festvox-kallpc16k flite
     sound-theme-freedesktop asterisk-core-sounds-en-wav nginx docker-compose
 REPLICAS ?= 3
 
-.PHONY: install dev system-deps serve cluster test train quality clean
+.PHONY: install dev system-deps serve cluster test train quality bench clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -46,6 +46,10 @@ test: dev system-deps
 
 train: dev system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m model.train
+
+# Every speed benchmark side by side in one run (about 13 minutes on 2 cores) -> BENCHMARKS.md + plots.
+bench: dev
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench
 
 quality: dev system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.quality

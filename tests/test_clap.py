@@ -4,7 +4,6 @@ The fake is written from the reference manifest (shared/reference/), so the key 
 against every tensor the official `music_speech_audioset_epoch_15_esc_89.98.pt` holds.
 """
 
-import json
 import math
 import re
 
@@ -12,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from bench.fakes import fake_clap_state, write_tiny_roberta_tokenizer
 from model import MissingModelFile, StateDictMismatch, TextEncoder
 from model.clap import (
     CLAP_DIM,
@@ -25,27 +25,10 @@ from model.clap import (
     map_laion_clap_state_dict,
 )
 
-MANIFEST = "reference/laion_clap_htsat_base_roberta_state_dict.json"
-
-
-def fake_tensor(name: str, shape: list[int]) -> torch.Tensor:
-    """Random, but scaled so that a forward pass stays finite and far from saturation."""
-    if name.endswith("num_batches_tracked"):
-        return torch.tensor(0)
-    if name.endswith("running_var"):
-        return torch.rand(shape) + 0.5
-    if len(shape) >= 2:
-        return torch.randn(shape) / math.sqrt(math.prod(shape[1:]))
-    if name.endswith("weight"):  # a normalisation's scale
-        return 1 + 0.1 * torch.randn(shape)
-    return 0.1 * torch.randn(shape)
-
 
 @pytest.fixture(scope="module")
 def fake_state(shared_dir) -> dict[str, torch.Tensor]:
-    manifest = json.loads((shared_dir / MANIFEST).read_text())
-    torch.manual_seed(0)
-    return {name: fake_tensor(name, shape) for name, shape in manifest["tensors"].items()}
+    return fake_clap_state(shared_dir)
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +48,7 @@ def loaded_state(checkpoint_path):
 
 @pytest.fixture(scope="module")
 def tokenizer_dir(tmp_path_factory):
-    """A tiny byte-level BPE in RoBERTa's file format and special-token ids (<s> 0, <pad> 1, </s> 2)."""
-    from tokenizers.pre_tokenizers import ByteLevel
-
-    merges = ["Ġ d", "o g", "Ġd og", "Ġ c", "a t", "Ġc at"]
-    tokens = ["<s>", "<pad>", "</s>", "<unk>", *sorted(ByteLevel.alphabet()), *(m.replace(" ", "") for m in merges)]
-    path = tmp_path_factory.mktemp("roberta-tokenizer")
-    (path / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate([*tokens, "<mask>"])}))
-    (path / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
-    return path
+    return write_tiny_roberta_tokenizer(tmp_path_factory.mktemp("roberta-tokenizer"))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,236 @@
+"""Every speed benchmark, side by side in one run, then BENCHMARKS.md and its plots.
+
+    python -m bench            # the full run: about 13 minutes on two CPU cores
+    python -m bench --quick    # tiny settings: checks that every part runs, numbers mean nothing
+    python -m bench.report     # rewrite BENCHMARKS.md and the plots from the last run's results
+
+In one run, on one machine: the model's limit (`separate_chunks` in a tight loop), the official
+one-at-a-time procedure (the baseline), the service under load (batching on, and max_batch=1), the
+query-embedding cache, memory, and a py-spy profile of the loaded server. Machines are noisy:
+compare the ratios within a run, not absolute numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import baseline, embedding, load, memory, profile, report, throughput
+from bench.fakes import fake_clap_text_encoder
+from bench.machine import machine
+from bench.server import SERVICE_MAX_BATCH, BenchServer
+from bench.workload import Clip, clip_mix, mix_seconds
+from model.resunet import ResUNet
+from model.separator import Separator
+
+
+@dataclass(frozen=True)
+class Level:
+    concurrency: int
+    warmup_s: float  # not counted: the queue and the batch sizes settle first
+    window_s: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    limit_batch_sizes: tuple[int, ...]
+    limit_repeats: int
+    clips: int  # the seeded 1-30 s mix the baseline and the service replay
+    levels: tuple[Level, ...]  # batching on
+    serial_levels: tuple[Level, ...]  # max_batch=1
+    profile_level: Level | None
+    cache_misses: int
+    cache_hits: int
+    memory_batch_sizes: tuple[int, ...]
+    memory_chunked_seconds: tuple[float, ...]
+    memory_whole_seconds: tuple[float, ...]
+    upload_seconds: tuple[float, ...]  # through the server, for its memory
+    max_batch: int = SERVICE_MAX_BATCH  # the server's TEXTSEP_MAX_BATCH with batching on
+    # audiosep-base (random weights, fake CLAP text branch): the limit and a shorter baseline mix only
+    base_batch_sizes: tuple[int, ...] = ()
+    base_repeats: int = 1  # under 1 s of audio per second on a CPU: one timed batch after the warm-up
+    base_clips: int = 0
+    base_max_seconds: float = 6.0
+
+
+FULL = Plan(
+    limit_batch_sizes=(1, 2, 4, 8, 16),
+    limit_repeats=5,
+    clips=48,
+    levels=(Level(1, 5, 30), Level(4, 10, 30), Level(16, 30, 60), Level(64, 30, 30)),
+    serial_levels=(Level(1, 5, 20), Level(4, 10, 30), Level(16, 30, 45), Level(64, 15, 20)),
+    profile_level=Level(16, 10, 20),
+    cache_misses=40,
+    cache_hits=2000,
+    memory_batch_sizes=(1, 4, 8, 16),
+    memory_chunked_seconds=(10, 60, 600),
+    memory_whole_seconds=(10, 60, 180),  # one pass over 600 s takes a minute here; the trend is plain by 180
+    upload_seconds=(30, 600),
+    base_batch_sizes=(1, 2),
+    base_clips=5,
+)
+QUICK = Plan(
+    limit_batch_sizes=(1, 2),
+    limit_repeats=1,
+    clips=4,
+    levels=(Level(2, 1, 2),),
+    serial_levels=(),
+    profile_level=Level(2, 0, 2),
+    cache_misses=3,
+    cache_hits=10,
+    memory_batch_sizes=(),
+    memory_chunked_seconds=(),
+    memory_whole_seconds=(),
+    upload_seconds=(5,),
+    max_batch=2,  # a shorter warm-up
+)
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def mix_description(separator: Separator, clips: list[Clip]) -> dict:
+    """The mix's audio, and the chunk audio the service must run for it (overlap and padding included)."""
+    window_s = separator.chunking.window / separator.sample_rate
+    chunks = sum(separator.chunking.count(round(clip.seconds * separator.sample_rate)) for clip in clips)
+    return {"clips": len(clips), "audio_seconds": mix_seconds(clips), "chunk_seconds": chunks * window_s}
+
+
+def model_side(name: str, separator: Separator, batch_sizes, repeats: int, clips: list[Clip]) -> dict:
+    log(f"{name}: the limit at batch sizes {list(batch_sizes)}")
+    speeds = throughput.limit(separator, list(batch_sizes), repeats)
+    log(f"{name}: the one-at-a-time baseline on {len(clips)} clips ({mix_seconds(clips):.0f} s of audio)")
+    one_at_a_time = baseline.one_at_a_time(separator, clips)
+    return {
+        "sample_rate": separator.sample_rate,
+        "chunk_seconds": separator.chunking.window / separator.sample_rate,
+        "overlap_seconds": separator.chunking.overlap / separator.sample_rate,
+        "text_encoder": separator.encoder.name,
+        "limit": {size: speed.audio_per_second for size, speed in speeds.items()},
+        "limit_cpu_cores": {size: speed.cpu_cores for size, speed in speeds.items()},
+        "baseline": {**asdict(one_at_a_time), "throughput": one_at_a_time.throughput},
+        "mix": mix_description(separator, clips),
+    }
+
+
+def service_side(plan: Plan, clips: list[Clip], chunk_seconds: float, output: Path) -> dict:
+    tight_loop = TightLoop(plan)
+    results: dict = {"max_batch": plan.max_batch}
+    with BenchServer(TEXTSEP_MAX_BATCH=str(plan.max_batch)) as server:
+        log(f"service: memory of uploads of {list(plan.upload_seconds)} s")
+        results["memory"] = memory.service_memory(server, list(plan.upload_seconds))
+        results["batched"] = levels(server, plan.levels, clips, chunk_seconds, plan.max_batch, tight_loop)
+        if plan.profile_level is not None:
+            results["profile"] = profile_server(server, plan.profile_level, clips, chunk_seconds, output)
+    if plan.serial_levels:
+        with BenchServer(TEXTSEP_MAX_BATCH="1") as server:
+            results["serial"] = levels(server, plan.serial_levels, clips, chunk_seconds, 1, tight_loop)
+    return results
+
+
+class TightLoop:
+    """The limit, measured again around every service level: the machine drifts over a run (often by
+    tens of percent), so each level is compared with the model's speed at that moment."""
+
+    def __init__(self, plan: Plan):
+        self.separator = Separator.from_pretrained("bundled")
+        self.batch_sizes = [size for size in plan.limit_batch_sizes if size <= plan.max_batch]
+        self.repeats = plan.limit_repeats
+
+    def __call__(self) -> dict[int, float]:
+        speeds = throughput.limit(self.separator, self.batch_sizes, self.repeats)
+        return {size: speed.audio_per_second for size, speed in speeds.items()}
+
+
+def levels(
+    server: BenchServer, plan_levels, clips: list[Clip], chunk_seconds: float, max_batch: int, tight_loop: TightLoop
+) -> list[dict]:
+    summaries, before = [], tight_loop()
+    for level in plan_levels:
+        log(
+            f"service (max_batch={max_batch}): {report.clients(level.concurrency)}, {level.warmup_s:g} s warm-up + "
+            f"{level.window_s:g} s, the tight loop before and after"
+        )
+        summary = load.run_level(
+            server.url, server.process.pid, clips, level.concurrency, level.warmup_s, level.window_s, chunk_seconds
+        )
+        after = tight_loop()  # the server is idle meanwhile: its clients have hung up
+        summaries.append({**summary, "max_batch": max_batch, "limit_before": before, "limit_after": after})
+        before = after
+    return summaries
+
+
+def profile_server(server: BenchServer, level: Level, clips: list[Clip], chunk_seconds: float, output: Path) -> dict:
+    """py-spy on the server during one extra level (kept apart: sampling costs CPU)."""
+    if profile.py_spy() is None:
+        log("py-spy is not installed: no profile")
+        return {"error": "py-spy is not installed"}
+    log(f"service: py-spy profile at {level.concurrency} clients for {level.window_s:g} s")
+    collapsed = output / profile.COLLAPSED_FILE  # kept: the evidence behind the shares
+    recorder = profile.start_recording(server.process.pid, level.warmup_s + level.window_s + 2, collapsed)
+    summary = load.run_level(
+        server.url, server.process.pid, clips, level.concurrency, level.warmup_s, level.window_s, chunk_seconds
+    )
+    _, errors = recorder.communicate()
+    if recorder.returncode != 0:  # e.g. a container without ptrace: the rest of the run still counts
+        log(f"py-spy failed: {errors.strip()}")
+        return {"error": errors.strip()}
+    return {"concurrency": level.concurrency, "level": summary, "shares": profile.stage_shares(collapsed.read_text())}
+
+
+def in_process(plan: Plan, clips: list[Clip], work: Path) -> dict:
+    """The limit and the baseline for each model, and the embedding cache for each text encoder."""
+    bundled = Separator.from_pretrained("bundled")
+    models = {"bundled-small": model_side("bundled-small", bundled, plan.limit_batch_sizes, plan.limit_repeats, clips)}
+    separators = [bundled]
+    if plan.base_clips:
+        base = Separator(ResUNet.from_preset("audiosep-base"), fake_clap_text_encoder(work / "tokenizer"))
+        base_clips = clip_mix(plan.base_clips, max_seconds=plan.base_max_seconds)
+        models["audiosep-base"] = model_side(
+            "audiosep-base", base, plan.base_batch_sizes, plan.base_repeats, base_clips
+        )
+        separators.append(base)
+    log("embedding cache: hit and miss")
+    cache = [embedding.cache_timings(s, plan.cache_misses, plan.cache_hits) for s in separators]
+    return {"models": models, "embedding": cache}
+
+
+def run(plan: Plan, output: Path) -> dict:
+    started = time.monotonic()
+    results: dict = {"machine": machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    results["plan"] = asdict(plan)
+    clips = clip_mix(plan.clips)
+    with tempfile.TemporaryDirectory(prefix="textsep-bench-") as work:  # the fake CLAP tokenizer
+        results.update(in_process(plan, clips, Path(work)))
+    results["service"] = service_side(plan, clips, results["models"]["bundled-small"]["chunk_seconds"], output)
+    if plan.memory_batch_sizes or plan.memory_chunked_seconds or plan.memory_whole_seconds:
+        log("memory: one fresh process per setting")
+        results["memory"] = memory.model_memory(
+            list(plan.memory_batch_sizes), list(plan.memory_chunked_seconds), list(plan.memory_whole_seconds)
+        )
+    results["duration_s"] = time.monotonic() - started
+    return results
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny settings: a smoke test of the code, not numbers")
+    parser.add_argument("--results", type=Path, default=report.RESULTS_DIR, help="where results.json and the plots go")
+    parser.add_argument("--markdown", type=Path, default=report.BENCHMARKS, help="the report to write")
+    args = parser.parse_args(argv)
+
+    args.results.mkdir(parents=True, exist_ok=True)
+    results = run(QUICK if args.quick else FULL, args.results)
+    (args.results / report.RESULTS_FILE).write_text(json.dumps(results, indent=1))
+    report.write(args.results, args.markdown)
+    log(f"done in {results['duration_s'] / 60:.1f} min: {args.markdown}")
+
+
+if __name__ == "__main__":
+    main()

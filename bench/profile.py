@@ -1,0 +1,60 @@
+"""Where a loaded server's time goes: py-spy samples of the live process, by request-path stage.
+
+py-spy samples every Python thread of the server (the event loop, the `to_thread` workers that
+decode, resample and encode, and the inference thread) without stopping it (`--nonblocking`), and
+leaves out threads that are waiting. Each sample is put under the first stage whose function is on
+its stack; what remains is the rest of the event loop's work (middleware, routing, asyncio itself).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+# (stage, a frame that marks it as py-spy prints it: "function (file:line)")
+STAGES = (
+    ("model forward", "separate_chunks (model/separator.py"),
+    ("batcher bookkeeping", "_infer (service/batcher.py"),
+    ("decode upload", "decode (service/audio.py"),
+    ("resample in/out", "resample (model/separator.py"),
+    ("overlap-add", "merge (model/chunking.py"),
+    ("cut into chunks", "split (model/chunking.py"),
+    ("encode answer", "encode (service/audio.py"),
+    ("query embedding", "embed (model/separator.py"),
+    ("parse multipart upload", "(starlette/formparsers.py"),
+    ("HTTP protocol (h11)", "(h11/"),
+)
+EVENT_LOOP = "event loop: other (middleware, routing, asyncio)"
+# In --nonblocking mode py-spy counts some waiting threads as active: a sample whose innermost frame
+# is one of these waits is left out.
+WAITS = ("EpollSelector.select (selectors.py", "_worker (concurrent/futures/thread.py", "Condition.wait (threading.py")
+COLLAPSED_FILE = "profile-collapsed.txt"
+
+
+def py_spy() -> str | None:
+    beside_python = Path(sys.executable).with_name("py-spy")
+    return str(beside_python) if beside_python.exists() else shutil.which("py-spy")
+
+
+def start_recording(pid: int, seconds: float, output: Path) -> subprocess.Popen:
+    command = [py_spy(), "record", "--pid", str(pid), "--duration", str(round(seconds)), "--rate", "100"]
+    command += ["--nonblocking", "--format", "raw", "--output", str(output)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def stage_of(stack: str) -> str:
+    return next((stage for stage, frame in STAGES if frame in stack), EVENT_LOOP)
+
+
+def stage_shares(collapsed: str) -> dict[str, float]:
+    """py-spy's collapsed stacks ("frame;frame;... count" per line) -> {stage: share of active samples}."""
+    counts: Counter[str] = Counter()
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and not stack.rpartition(";")[2].startswith(WAITS):
+            counts[stage_of(stack)] += int(count)
+    total = sum(counts.values())
+    return {stage: counts[stage] / total for stage in [*(s for s, _ in STAGES), EVENT_LOOP] if counts[stage]}

@@ -1,0 +1,43 @@
+"""The benchmark suite runs end to end on tiny settings: limit, baseline, cache, a real server under
+load, py-spy, the report and its plots. The numbers of such a run mean nothing; the code paths do."""
+
+import json
+
+from bench.__main__ import main
+from bench.load import server_timing
+from bench.server import batch_size_counts, parse_metrics
+
+
+def test_quick_run_writes_the_report_and_its_plots(tmp_path):
+    markdown = tmp_path / "BENCHMARKS.md"
+    main(["--quick", "--results", str(tmp_path), "--markdown", str(markdown)])
+
+    results = json.loads((tmp_path / "results.json").read_text())
+    (level,) = results["service"]["batched"]
+    assert level["answered"] > 0 and level["failed"] == 0
+    assert level["chunk_throughput"] > 0 and sum(level["batch_sizes"].values()) > 0
+    assert results["models"]["bundled-small"]["baseline"]["throughput"] > 0
+    assert results["service"]["profile"]["shares"]["model forward"] > 0
+    text = markdown.read_text()
+    assert "## Goals" in text and "| 2 | " in text  # the service table has its level
+    for plot in ("overview", "limit", "service", "short-clips", "batch-sizes", "embedding", "profile"):
+        assert (tmp_path / f"{plot}.png").stat().st_size > 1000
+        assert f"({plot}.png)" in text
+
+
+def test_batch_sizes_are_the_difference_of_two_scrapes():
+    def scrape(buckets: dict[int, int]) -> str:
+        lines = [f'textsep_batch_size_bucket{{le="{size}.0"}} {count}' for size, count in buckets.items()]
+        return "# TYPE textsep_batch_size histogram\n" + "\n".join(lines) + '\ntextsep_batch_size_bucket{le="+Inf"} 9\n'
+
+    before = parse_metrics(scrape({1: 1, 2: 1, 3: 2}))
+    after = parse_metrics(scrape({1: 2, 2: 5, 3: 9}))  # cumulative: 1 more of size 1, 3 of size 2, 3 of size 3
+    assert batch_size_counts(before, after) == {1: 1, 2: 3, 3: 3}
+
+
+def test_server_timing_header_is_read_in_seconds():
+    assert server_timing("decode;dur=1.5, embed;dur=0.0, queue;dur=250.0") == {
+        "decode": 0.0015,
+        "embed": 0.0,
+        "queue": 0.25,
+    }
