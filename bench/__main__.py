@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import baseline, embedding, load, memory, profile, report, throughput
+from bench.analysis import clients
 from bench.fakes import fake_clap_text_encoder
 from bench.machine import machine
 from bench.server import SERVICE_MAX_BATCH, BenchServer
@@ -154,7 +155,7 @@ def levels(
     summaries, before = [], tight_loop()
     for level in plan_levels:
         log(
-            f"service (max_batch={max_batch}): {report.clients(level.concurrency)}, {level.warmup_s:g} s warm-up + "
+            f"service (max_batch={max_batch}): {clients(level.concurrency)}, {level.warmup_s:g} s warm-up + "
             f"{level.window_s:g} s, the tight loop before and after"
         )
         summary = load.run_level(
@@ -181,7 +182,13 @@ def profile_server(server: BenchServer, level: Level, clips: list[Clip], chunk_s
     if recorder.returncode != 0:  # e.g. a container without ptrace: the rest of the run still counts
         log(f"py-spy failed: {errors.strip()}")
         return {"error": errors.strip()}
-    return {"concurrency": level.concurrency, "level": summary, "shares": profile.stage_shares(collapsed.read_text())}
+    stacks = collapsed.read_text()
+    return {
+        "concurrency": level.concurrency,
+        "level": summary,
+        "shares": profile.stage_shares(stacks),
+        "inference_thread": profile.inference_thread_time(stacks),
+    }
 
 
 def in_process(plan: Plan, clips: list[Clip], work: Path) -> dict:

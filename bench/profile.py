@@ -1,9 +1,11 @@
 """Where a loaded server's time goes: py-spy samples of the live process, by request-path stage.
 
 py-spy samples every Python thread of the server (the event loop, the `to_thread` workers that
-decode, resample and encode, and the inference thread) without stopping it (`--nonblocking`), and
-leaves out threads that are waiting. Each sample is put under the first stage whose function is on
-its stack; what remains is the rest of the event loop's work (middleware, routing, asyncio itself).
+decode, resample and encode, and the inference thread) without stopping it (`--nonblocking`),
+waiting threads included (`--idle`). Two views of one recording:
+- the work: samples of threads that are not waiting, each under the first stage whose function is
+  on its stack; what remains is the rest of the event loop (middleware, routing, asyncio itself);
+- the inference thread's wall time: in the forward pass, waiting for chunks, or between batches.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ STAGES = (
     ("HTTP protocol (h11)", "(h11/"),
 )
 EVENT_LOOP = "event loop: other (middleware, routing, asyncio)"
-# In --nonblocking mode py-spy counts some waiting threads as active: a sample whose innermost frame
-# is one of these waits is left out.
+# A sample whose innermost frame is one of these is a thread waiting: the event loop for sockets, an
+# idle `to_thread` worker, the inference thread for chunks.
 WAITS = ("EpollSelector.select (selectors.py", "_worker (concurrent/futures/thread.py", "Condition.wait (threading.py")
+INFERENCE_THREAD = "Batcher._run (service/batcher.py"
 COLLAPSED_FILE = "profile-collapsed.txt"
 
 
@@ -41,7 +44,7 @@ def py_spy() -> str | None:
 
 def start_recording(pid: int, seconds: float, output: Path) -> subprocess.Popen:
     command = [py_spy(), "record", "--pid", str(pid), "--duration", str(round(seconds)), "--rate", "100"]
-    command += ["--nonblocking", "--format", "raw", "--output", str(output)]
+    command += ["--nonblocking", "--idle", "--format", "raw", "--output", str(output)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -49,12 +52,39 @@ def stage_of(stack: str) -> str:
     return next((stage for stage, frame in STAGES if frame in stack), EVENT_LOOP)
 
 
-def stage_shares(collapsed: str) -> dict[str, float]:
-    """py-spy's collapsed stacks ("frame;frame;... count" per line) -> {stage: share of active samples}."""
-    counts: Counter[str] = Counter()
+def samples(collapsed: str):
+    """py-spy's collapsed stacks, "frame;frame;... count" per line -> (stack, count) pairs."""
     for line in collapsed.splitlines():
         stack, _, count = line.rpartition(" ")
-        if stack and not stack.rpartition(";")[2].startswith(WAITS):
-            counts[stage_of(stack)] += int(count)
+        if stack:
+            yield stack, int(count)
+
+
+def waiting(stack: str) -> bool:
+    return stack.rpartition(";")[2].startswith(WAITS)
+
+
+def stage_shares(collapsed: str) -> dict[str, float]:
+    """{stage: share of the samples in which a thread was working}."""
+    counts: Counter[str] = Counter()
+    for stack, count in samples(collapsed):
+        if not waiting(stack):
+            counts[stage_of(stack)] += count
     total = sum(counts.values())
     return {stage: counts[stage] / total for stage in [*(s for s, _ in STAGES), EVENT_LOOP] if counts[stage]}
+
+
+def inference_thread_time(collapsed: str) -> dict[str, float]:
+    """{activity: share of the inference thread's wall time}."""
+    counts: Counter[str] = Counter()
+    for stack, count in samples(collapsed):
+        if INFERENCE_THREAD not in stack:
+            continue
+        if STAGES[0][1] in stack:
+            counts["model forward"] += count
+        elif waiting(stack):
+            counts["waiting for chunks"] += count
+        else:
+            counts["between batches: forming, handing back"] += count
+    total = sum(counts.values())
+    return {activity: count / total for activity, count in counts.items()}
