@@ -47,7 +47,7 @@ test: dev system-deps
 train: dev system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m model.train
 
-# Every speed benchmark side by side in one run (about 13 minutes on 2 cores) -> BENCHMARKS.md + plots.
+# Every speed benchmark side by side in one run (about 11 minutes on 2 cores) -> BENCHMARKS.md + plots.
 bench: dev
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench
 

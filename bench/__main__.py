@@ -1,6 +1,6 @@
 """Every speed benchmark, side by side in one run, then BENCHMARKS.md and its plots.
 
-    python -m bench            # the full run: about 13 minutes on two CPU cores
+    python -m bench            # the full run: about 11 minutes on two CPU cores
     python -m bench --quick    # tiny settings: checks that every part runs, numbers mean nothing
     python -m bench.report     # rewrite BENCHMARKS.md and the plots from the last run's results
 

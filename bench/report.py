@@ -292,8 +292,8 @@ def findings(run: Run) -> str:
     ceiling = 1 / run.chunk_per_audio
     lines.append(
         f"- **Chunking adds {percent(run.chunk_per_audio - 1)} model work on this mix.** Every upload is cut into "
-        f"{run.bundled['chunk_seconds']:g} s windows overlapping by {run.bundled['overlap_seconds']:g} s and the last "
-        "one is zero-padded, so a 1 s clip costs a whole window: the model runs "
+        f"{run.bundled['chunk_seconds']:g} s windows overlapping by {run.bundled['overlap_seconds']:g} s, and a clip "
+        "shorter than one window is zero-padded to it, so a 1 s clip costs a whole window: the model runs "
         f"{number(run.chunk_per_audio)} s of chunk audio per uploaded second, where one-at-a-time runs each file "
         f"once, unpadded. In uploaded audio the service can reach at most {percent(ceiling)} of the limit; at "
         f"saturation it reached {percent(ratio(sat['throughput'], run.limit))}."
