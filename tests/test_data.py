@@ -14,7 +14,7 @@ import pytest
 import soundfile
 
 from model.data import CLASSES, SPLIT_SEEDS, MixtureSampler, SourcePool, build_pool, fixed_mixtures
-from model.data.music import FLUID_R3, soundfonts_for, require_soundfont
+from model.data.music import FLUID_R3, require_soundfont, soundfonts_for
 from model.data.pool import clip_rng
 from model.data.sources import render_clips
 from model.data.speech import ESPEAK_ACCENTS, ESPEAK_VARIANTS, FLITE_VOICES
