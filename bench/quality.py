@@ -6,6 +6,9 @@
 For every mixture (a target plus one or two other classes at -5..+5 dB, 4 s, seeded) it reports
 SDRi and SI-SDRi for:
 - label queries ("piano") and held-out caption queries never seen in training;
+- audio queries (query by example), when the model has an audio-query encoder: a whole clip of the
+  target's class from a `test`-split pool rendered with its own seed, so never a source of any
+  mixture (for `--split independent` the examples are thus synthetic, the targets recorded);
 - the mixture itself (the floor: 0 dB by definition) and the oracle ideal ratio mask (the ceiling:
   the best any magnitude mask on this STFT could do, computed from the true sources);
 and, for a query naming a class absent from the mixture, the output-to-mixture energy ratio (dB):
@@ -22,17 +25,32 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.data import CLASSES, MixtureSampler, SourcePool, build_pool
+from model.data import CLASSES, SPLIT_SEEDS, MixtureSampler, SourcePool, build_pool
+from model.data.mixing import INT16_SCALE
 from model.metrics import improvements
 from model.separator import Separator
 
 RESULTS = Path(__file__).parent / "results"
+EXAMPLE_SEED = SPLIT_SEEDS["test"] + 500  # the example recordings' own seed: no mixture pool uses it
+AUDIO_QUERY = "audio query (another clip)"
 
 
 def held_out_set(pool: SourcePool, n: int, segment: int, seed: int):
     """`n` reproducible mixtures, targets cycling through the classes, with the classes present."""
     sampler = MixtureSampler(pool, segment, seed)
     return [sampler.draw(sampler.classes[i % len(sampler.classes)]) for i in range(n)]
+
+
+def build_example_pool(root: Path, clips_per_class: int, sample_rate: int) -> SourcePool:
+    """Held-out clips to query by example with: the `test` split's sources under another seed."""
+    return SourcePool.load(build_pool(root, "test", clips_per_class, sample_rate, EXAMPLE_SEED, progress=False))
+
+
+def example_conditions(separator: Separator, pool: SourcePool, examples) -> torch.Tensor:
+    """Per mixture, the embedding of a clip of its target's class (cycling through the pool's clips)."""
+    clips = [pool.clips[e.class_index][i % len(pool.clips[e.class_index])] for i, e in enumerate(examples)]
+    scale = np.float32(INT16_SCALE)
+    return torch.stack([separator.embed_audio(clip[None] * scale, pool.sample_rate) for clip in clips])
 
 
 def oracle_irm(separator: Separator, mixture: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -46,10 +64,13 @@ def oracle_irm(separator: Separator, mixture: torch.Tensor, target: torch.Tensor
 
 
 def run_queries(separator: Separator, mixtures: torch.Tensor, queries: list[str], batch_size: int) -> torch.Tensor:
-    embeddings = separator.embed(queries)
+    return run_conditions(separator, mixtures, separator.embed(queries), batch_size)
+
+
+def run_conditions(separator: Separator, mixtures: torch.Tensor, embeddings: torch.Tensor, batch_size: int):
     outputs = [
         separator.separate_chunks(mixtures[i : i + batch_size], embeddings[i : i + batch_size]).cpu()
-        for i in range(0, len(queries), batch_size)
+        for i in range(0, len(embeddings), batch_size)
     ]
     return torch.cat(outputs)
 
@@ -58,7 +79,9 @@ def energy_db(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tenso
     return 10 * torch.log10(numerator.pow(2).sum(-1).clamp_min(1e-12) / denominator.pow(2).sum(-1).clamp_min(1e-12))
 
 
-def evaluate(separator: Separator, examples, batch_size: int = 16) -> dict:
+def evaluate(separator: Separator, examples, batch_size: int = 16, example_pool: SourcePool | None = None) -> dict:
+    """`example_pool`: clips to query by example with (`build_example_pool`); the audio-query row is left
+    out without it or when the model has no audio-query encoder."""
     mixtures = torch.from_numpy(np.stack([e.mixture for e in examples]))
     targets = torch.from_numpy(np.stack([e.target for e in examples]))
     classes = [e.class_index for e in examples]
@@ -76,8 +99,11 @@ def evaluate(separator: Separator, examples, batch_size: int = 16) -> dict:
         "held-out caption query": improvements(
             run_queries(separator, mixtures, captions, batch_size), mixtures, targets
         ),
-        "oracle IRM (ceiling)": improvements(oracle_irm(separator, mixtures, targets), mixtures, targets),
     }
+    if example_pool is not None and separator.audio_encoder is not None:
+        conditions = example_conditions(separator, example_pool, examples)
+        rows[AUDIO_QUERY] = improvements(run_conditions(separator, mixtures, conditions, batch_size), mixtures, targets)
+    rows["oracle IRM (ceiling)"] = improvements(oracle_irm(separator, mixtures, targets), mixtures, targets)
     absent_out = run_queries(separator, mixtures, absent, batch_size)
     per_class = defaultdict(lambda: defaultdict(list))
     for i, c in enumerate(classes):
@@ -93,6 +119,7 @@ def evaluate(separator: Separator, examples, batch_size: int = 16) -> dict:
 
 def markdown(result: dict, title: str) -> str:
     mean = result["mean"]
+    columns = [name for name in mean if name != "mixture (floor)"]
     lines = [
         f"### {title} ({result['mixtures']} mixtures, 4 s)",
         "",
@@ -103,10 +130,10 @@ def markdown(result: dict, title: str) -> str:
         f"Query for a class absent from the mixture: output energy {result['absent_query_output_to_mixture_db']:.1f} dB "
         "relative to the mixture.",
         "",
-        "| class | label SDRi | caption SDRi | oracle SDRi |",
-        "|---|---|---|---|",
+        f"| class | {' | '.join(f'{name}: SDRi' for name in columns)} |",
+        "|---" * (len(columns) + 1) + "|",
         *(
-            f"| {label} | {d['label query']:.2f} | {d['held-out caption query']:.2f} | {d['oracle IRM (ceiling)']:.2f} |"
+            f"| {label} | {' | '.join(f'{d[name]:.2f}' for name in columns)} |"
             for label, d in result["per_class_sdri"].items()
         ),
     ]
@@ -116,18 +143,25 @@ def markdown(result: dict, title: str) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", help="a project checkpoint (default: the bundled model)")
+    parser.add_argument("--query-audio", help="the checkpoint's audio-query encoder, if it has one")
     parser.add_argument("--corpus", default=".cache/corpus")
     parser.add_argument("--split", default="test", choices=["test", "independent"])
     parser.add_argument("--clips-per-class", type=int, default=25)
     parser.add_argument("--mixtures", type=int, default=390)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--example-clips-per-class", type=int, default=5, help="clips to query by example with")
     args = parser.parse_args(argv)
 
-    separator = Separator.from_checkpoint(args.checkpoint) if args.checkpoint else Separator.from_pretrained("bundled")
+    if args.checkpoint:
+        separator = Separator.from_checkpoint(args.checkpoint, query_audio=args.query_audio)
+    else:
+        separator = Separator.from_pretrained("bundled")
     pool = SourcePool.load(build_pool(Path(args.corpus), args.split, args.clips_per_class, separator.sample_rate))
     examples = held_out_set(pool, args.mixtures, int(args.seconds * separator.sample_rate), args.seed)
-    result = evaluate(separator, examples)
+    example_root = Path(args.corpus) / "examples"
+    example_pool = build_example_pool(example_root, args.example_clips_per_class, separator.sample_rate)
+    result = evaluate(separator, examples, example_pool=example_pool)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"quality-{args.split}.json").write_text(json.dumps(result, indent=1))
     table = markdown(result, f"split `{args.split}`")

@@ -3,7 +3,7 @@
 from model.checkpoint import StateDictMismatch, load_audiosep_resunet, load_checkpoint, save_checkpoint
 from model.chunking import Chunking
 from model.resunet import PRESETS, ResUNet, ResUNetConfig
-from model.separator import Separator
+from model.separator import QueryByExampleUnavailable, Separator, joint_condition
 from model.text import MiniLMEncoder, MissingModelFile, TextEncoder
 
 __all__ = [
@@ -11,11 +11,13 @@ __all__ = [
     "Chunking",
     "MiniLMEncoder",
     "MissingModelFile",
+    "QueryByExampleUnavailable",
     "ResUNet",
     "ResUNetConfig",
     "Separator",
     "StateDictMismatch",
     "TextEncoder",
+    "joint_condition",
     "load_audiosep_resunet",
     "load_checkpoint",
     "save_checkpoint",

@@ -7,6 +7,7 @@ them, never a silently half-loaded network.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -85,26 +86,42 @@ def load_audiosep_resunet(path: Path | str, setting: str | None = None) -> ResUN
     return model.eval()
 
 
-def save_checkpoint(path: Path | str, model: ResUNet, **metadata) -> None:
-    """The project's format: the weights plus the config they were trained with."""
+def save_network(path: Path | str, file_format: str, config: dict, network: torch.nn.Module, **metadata) -> None:
+    """A network's weights, the config they were trained with and any metadata, written atomically
+    (an interrupted save never leaves a truncated file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": PROJECT_FORMAT, "config": model.config.to_dict(), "state_dict": model.state_dict(), **metadata}
+    payload = {"format": file_format, "config": config, "state_dict": network.state_dict(), **metadata}
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, tmp)
-    tmp.replace(path)  # atomic: an interrupted save never leaves a truncated checkpoint
+    tmp.replace(path)
+
+
+def load_network(
+    path: Path | str, file_format: str, build: Callable[[dict], torch.nn.Module], what: str, setting: str | None = None
+) -> tuple[torch.nn.Module, dict]:
+    """A file `save_network` wrote -> (the network `build(config)` makes, loaded strictly, in eval
+    mode; the rest of the file's metadata)."""
+    path = require_file(path, what, setting)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path} is not a {file_format} file: {error}") from error
+    if not isinstance(payload, dict) or payload.get("format") != file_format:
+        raise ValueError(f"{path} is not a {file_format} file")
+    network = build(payload["config"])
+    load_strict(network, payload["state_dict"], str(path))
+    metadata = {k: v for k, v in payload.items() if k not in ("format", "config", "state_dict")}
+    return network.eval(), metadata
+
+
+def save_checkpoint(path: Path | str, model: ResUNet, **metadata) -> None:
+    """The project's format: the weights plus the config they were trained with."""
+    save_network(path, PROJECT_FORMAT, model.config.to_dict(), model, **metadata)
 
 
 def load_checkpoint(path: Path | str, setting: str | None = None) -> tuple[ResUNet, dict]:
     """A project checkpoint -> (network in eval mode, the rest of the file's metadata)."""
-    path = require_file(path, "model checkpoint", setting)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path} is not a {PROJECT_FORMAT} checkpoint: {error}") from error
-    if not isinstance(payload, dict) or payload.get("format") != PROJECT_FORMAT:
-        raise ValueError(f"{path} is not a {PROJECT_FORMAT} checkpoint")
-    model = ResUNet(ResUNetConfig.from_dict(payload["config"]))
-    load_strict(model, payload["state_dict"], str(path))
-    metadata = {k: v for k, v in payload.items() if k not in ("format", "config", "state_dict")}
-    return model.eval(), metadata
+    return load_network(
+        path, PROJECT_FORMAT, lambda config: ResUNet(ResUNetConfig.from_dict(config)), "model checkpoint", setting
+    )

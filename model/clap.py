@@ -343,12 +343,18 @@ def fit_to_clip(waveforms: torch.Tensor, length: int = CLIP_SAMPLES) -> torch.Te
     return F.pad(repeated, (0, length - repeated.shape[-1]))
 
 
+def check_waveforms(waveforms: torch.Tensor) -> None:
+    if waveforms.dim() != 2 or waveforms.shape[-1] == 0:
+        raise ValueError(f"expected non-empty [batch, samples] waveforms, got shape {tuple(waveforms.shape)}")
+
+
 class ClapAudioEncoder:
     """LAION-CLAP's audio tower, in the same 512-d space as `ClapTextEncoder` (query by example)."""
 
     name = CLAP_NAME
     dim = CLAP_DIM
     sample_rate = SAMPLE_RATE
+    max_seconds = CLIP_SAMPLES / SAMPLE_RATE
 
     def __init__(
         self,
@@ -364,7 +370,6 @@ class ClapAudioEncoder:
     @torch.inference_mode()
     def encode_audio(self, waveforms: torch.Tensor) -> torch.Tensor:
         """[B, T] mono waveforms at 48 kHz -> [B, 512], L2-normalised. Only the first 10 s count."""
-        if waveforms.dim() != 2 or waveforms.shape[-1] == 0:
-            raise ValueError(f"expected non-empty [batch, samples] waveforms, got shape {tuple(waveforms.shape)}")
+        check_waveforms(waveforms)
         clips = fit_to_clip(waveforms.to(self.device, torch.float32))
         return F.normalize(self.model(clips), dim=-1)

@@ -5,16 +5,22 @@ Two entry points:
   multi-channel; returns the same shape at the same rate.
 - `separate_chunks(chunks[B, T], embeddings[B, D])`, the batched primitive the service calls; every
   item carries its own condition, so one batch can mix queries and requests.
+
+A condition comes from a text (`embed`), from an example recording of the wanted sound
+(`embed_audio`, query by example), or from both (`joint_condition`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import soxr
 import torch
+import torch.nn.functional as F
 
 from model.checkpoint import load_audiosep_resunet, load_checkpoint
 from model.chunking import Chunking
@@ -23,6 +29,7 @@ from model.text import MiniLMEncoder, TextEncoder
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 PRETRAINED = {"bundled": WEIGHTS_DIR / "bundled-small.pt"}
+QUERY_AUDIO = {"bundled": WEIGHTS_DIR / "bundled-small-query-audio.pt"}  # its audio-query encoder
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -53,7 +60,33 @@ def grid_aligned_chunking(config: ResUNetConfig, chunk_seconds: float, overlap_s
     grid = config.hop_length * config.time_multiple
     window = max(1, round(chunk_seconds * config.sample_rate / grid)) * grid
     overlap = round(overlap_seconds * config.sample_rate / grid) * grid
-    return Chunking(window, min(overlap, window // 2 // grid * grid))
+    return Chunking(window, min(overlap, window // 2 // grid * grid), grid)
+
+
+class QueryByExampleUnavailable(ValueError):
+    """The loaded model has no encoder for example recordings, only for text."""
+
+
+class AudioQueryEncoder(Protocol):
+    """An example recording -> a condition in the text encoder's space (`ClapAudioEncoder`,
+    `QueryAudioEncoder`)."""
+
+    name: str
+    dim: int
+    sample_rate: int
+    max_seconds: float  # what it reads of an example; the rest is never looked at
+
+    def encode_audio(self, waveforms: torch.Tensor) -> torch.Tensor: ...
+
+
+def joint_condition(text: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+    """The condition for a text and an example recording together: their normalised mean.
+
+    Both are unit vectors in one space; the mean renormalised is the midpoint on the sphere, so it
+    keeps the unit norm every condition the network was trained on has, weighs the two queries
+    equally, and is as close to each as any single vector can be to both.
+    """
+    return F.normalize(text + audio, dim=-1)
 
 
 class Separator:
@@ -65,15 +98,18 @@ class Separator:
         dtype: str = "float32",
         chunk_seconds: float = 10.0,
         overlap_seconds: float = 1.0,
+        audio_encoder: AudioQueryEncoder | None = None,
     ):
         """`chunk_seconds`/`overlap_seconds`: the fixed window every input is cut into (the unit of
         batching) and its cross-fade, rounded to the network's grid (see `grid_aligned_chunking`);
-        longer overlap costs throughput, shorter gives seams."""
-        if model.config.condition_size != encoder.dim:
-            raise ValueError(
-                f"text encoder {encoder.name} gives {encoder.dim}-d embeddings; "
-                f"the network expects {model.config.condition_size}"
-            )
+        longer overlap costs throughput, shorter gives seams. `audio_encoder`: embeds example
+        recordings into the text encoder's space (query by example); None if the model has none."""
+        for kind, query_encoder in (("text", encoder), ("audio-query", audio_encoder)):
+            if query_encoder is not None and query_encoder.dim != model.config.condition_size:
+                raise ValueError(
+                    f"{kind} encoder {query_encoder.name} gives {query_encoder.dim}-d embeddings; "
+                    f"the network expects {model.config.condition_size}"
+                )
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
         self.device = torch.device(device) if device is not None else default_device()
@@ -82,6 +118,7 @@ class Separator:
         self.dtype = dtype
         self.model = model.eval().to(self.device)
         self.encoder = encoder
+        self.audio_encoder = audio_encoder
         self.chunking = grid_aligned_chunking(model.config, chunk_seconds, overlap_seconds)
 
     @property
@@ -95,11 +132,16 @@ class Separator:
         """A model shipped with the package; no network, no extra step."""
         if name not in PRETRAINED:
             raise ValueError(f"unknown pretrained model {name!r}; choose one of {sorted(PRETRAINED)}")
-        return cls.from_checkpoint(PRETRAINED[name], **options)
+        return cls.from_checkpoint(PRETRAINED[name], query_audio=QUERY_AUDIO.get(name), **options)
 
     @classmethod
-    def from_checkpoint(cls, path: Path | str, setting: str | None = None, **options) -> Separator:
-        """A project checkpoint; its metadata names the text encoder it was trained with."""
+    def from_checkpoint(
+        cls, path: Path | str, setting: str | None = None, query_audio: Path | str | None = None, **options
+    ) -> Separator:
+        """A project checkpoint; its metadata names the text encoder it was trained with.
+        `query_audio`: an audio-query encoder trained into that encoder's space (`model.query_audio`)."""
+        from model.query_audio import QueryAudioEncoder
+
         model, metadata = load_checkpoint(path, setting)
         encoder_name = metadata.get("text_encoder", MiniLMEncoder.name)
         if encoder_name != MiniLMEncoder.name:
@@ -108,19 +150,26 @@ class Separator:
         for key in ("chunk_seconds", "overlap_seconds"):  # the checkpoint's own default window
             if options.get(key) is None and key in metadata:
                 options[key] = metadata[key]
-        return cls(model, MiniLMEncoder(device=device), **options)
+        audio_encoder = QueryAudioEncoder(query_audio, device) if query_audio is not None else None
+        if audio_encoder is not None and audio_encoder.text_space != encoder_name:
+            raise ValueError(
+                f"{query_audio} embeds into the space of {audio_encoder.text_space!r}, not of {encoder_name!r}"
+            )
+        return cls(model, MiniLMEncoder(device=device), audio_encoder=audio_encoder, **options)
 
     @classmethod
     def from_audiosep(
         cls, checkpoint: Path | str, clap_checkpoint: Path | str, tokenizer_dir: Path | str, **options
     ) -> Separator:
-        """The official release: AudioSep checkpoint + LAION-CLAP checkpoint + RoBERTa tokenizer files."""
-        from model.clap import ClapTextEncoder
+        """The official release: AudioSep checkpoint + LAION-CLAP checkpoint + RoBERTa tokenizer files.
+        Both CLAP towers are built from the one file: text queries and queries by example."""
+        from model.clap import CHECKPOINT_SETTING, ClapAudioEncoder, ClapTextEncoder, load_laion_clap_state_dict
 
         model = load_audiosep_resunet(checkpoint)
         device = options.get("device") or default_device()
-        encoder = ClapTextEncoder(clap_checkpoint, tokenizer_dir, device=device)
-        return cls(model, encoder, **options)
+        clap_state = load_laion_clap_state_dict(clap_checkpoint, CHECKPOINT_SETTING)  # read once, for both towers
+        encoder = ClapTextEncoder(clap_state, tokenizer_dir, device=device)
+        return cls(model, encoder, audio_encoder=ClapAudioEncoder(clap_state, device=device), **options)
 
     # ---- inference ----------------------------------------------------------------------------
 
@@ -132,6 +181,24 @@ class Separator:
     def embed(self, queries: list[str]) -> torch.Tensor:
         with torch.inference_mode():
             return self.encoder.encode(list(queries)).float().to(self.device)
+
+    def embed_audio(self, samples: np.ndarray, sample_rate: int) -> torch.Tensor:
+        """An example recording [channels, frames] at any rate -> its condition [D], in the space
+        and norm of `embed`'s rows. Channels are averaged: a query names a sound, not a position."""
+        if self.audio_encoder is None:
+            raise QueryByExampleUnavailable(
+                "this model has no audio-query encoder, so it cannot take an example recording as the "
+                "query; use a text query"
+            )
+        audio = np.asarray(samples, dtype=np.float32)
+        if audio.ndim != 2 or audio.shape[-1] == 0:
+            raise ValueError(f"expected a non-empty [channels, frames] recording, got shape {audio.shape}")
+        if not np.isfinite(audio).all():
+            raise ValueError("the example recording holds NaN or infinite samples")
+        read = audio[:, : math.ceil(self.audio_encoder.max_seconds * sample_rate)]  # resample only what is read
+        mono = resample(read.mean(axis=0, keepdims=True), sample_rate, self.audio_encoder.sample_rate)
+        with torch.inference_mode():
+            return self.audio_encoder.encode_audio(torch.from_numpy(mono))[0].float().to(self.device)
 
     def separate_chunks(self, chunks: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
         """[B, T] waveforms at the model rate + [B, D] conditions -> [B, T] separated waveforms."""
@@ -152,8 +219,8 @@ class Separator:
         audio = audio[None] if mono else audio
         length = audio.shape[-1]
         at_model_rate = torch.from_numpy(resample(audio, sample_rate, self.sample_rate))
-        chunks = self.chunking.split(at_model_rate)  # [channels, n, window]
-        flat = chunks.reshape(-1, self.chunking.window)
+        chunks = self.chunking.split(at_model_rate)  # [channels, n, window_for(length)]
+        flat = chunks.reshape(-1, chunks.shape[-1])
         condition = self.embed([query])
         outputs = []
         for start in range(0, flat.shape[0], batch_size):
