@@ -24,7 +24,7 @@ from bench import baseline, embedding, load, memory, profile, report, throughput
 from bench.analysis import clients
 from bench.fakes import fake_clap_text_encoder
 from bench.machine import machine
-from bench.server import SERVICE_MAX_BATCH, BenchServer
+from bench.server import BenchServer
 from bench.workload import Clip, clip_mix, mix_seconds
 from model.resunet import ResUNet
 from model.separator import Separator
@@ -51,7 +51,7 @@ class Plan:
     memory_chunked_seconds: tuple[float, ...]
     memory_whole_seconds: tuple[float, ...]
     upload_seconds: tuple[float, ...]  # through the server, for its memory
-    max_batch: int = SERVICE_MAX_BATCH  # the server's TEXTSEP_MAX_BATCH with batching on
+    max_batch: int | str = "auto"  # the server's TEXTSEP_MAX_BATCH with batching on (auto: its default)
     # audiosep-base (random weights, fake CLAP text branch): the limit and a shorter baseline mix only
     base_batch_sizes: tuple[int, ...] = ()
     base_repeats: int = 1  # under 1 s of audio per second on a CPU: one timed batch after the warm-up
@@ -98,9 +98,14 @@ def log(message: str) -> None:
 
 def mix_description(separator: Separator, clips: list[Clip]) -> dict:
     """The mix's audio, and the chunk audio the service must run for it (overlap and padding included)."""
-    window_s = separator.chunking.window / separator.sample_rate
-    chunks = sum(separator.chunking.count(round(clip.seconds * separator.sample_rate)) for clip in clips)
-    return {"clips": len(clips), "audio_seconds": mix_seconds(clips), "chunk_seconds": chunks * window_s}
+    chunking = separator.chunking
+    lengths = [round(clip.seconds * separator.sample_rate) for clip in clips]
+    chunk_samples = sum(chunking.count(length) * chunking.window_for(length) for length in lengths)
+    return {
+        "clips": len(clips),
+        "audio_seconds": mix_seconds(clips),
+        "chunk_seconds": chunk_samples / separator.sample_rate,
+    }
 
 
 def model_side(name: str, separator: Separator, batch_sizes, repeats: int, clips: list[Clip]) -> dict:
@@ -120,18 +125,20 @@ def model_side(name: str, separator: Separator, batch_sizes, repeats: int, clips
     }
 
 
-def service_side(plan: Plan, clips: list[Clip], chunk_seconds: float, output: Path) -> dict:
-    tight_loop = TightLoop(plan)
-    results: dict = {"max_batch": plan.max_batch}
+def service_side(plan: Plan, clips: list[Clip], output: Path) -> dict:
     with BenchServer(TEXTSEP_MAX_BATCH=str(plan.max_batch)) as server:
+        max_batch = server.max_batch()
+        results: dict = {"max_batch_setting": plan.max_batch, "max_batch": max_batch}
+        log(f"service: TEXTSEP_MAX_BATCH={plan.max_batch} runs batches of up to {max_batch}")
+        tight_loop = TightLoop(plan, max_batch)
         log(f"service: memory of uploads of {list(plan.upload_seconds)} s")
         results["memory"] = memory.service_memory(server, list(plan.upload_seconds))
-        results["batched"] = levels(server, plan.levels, clips, chunk_seconds, plan.max_batch, tight_loop)
+        results["batched"] = levels(server, plan.levels, clips, max_batch, tight_loop)
         if plan.profile_level is not None:
-            results["profile"] = profile_server(server, plan.profile_level, clips, chunk_seconds, output)
+            results["profile"] = profile_server(server, plan.profile_level, clips, output)
     if plan.serial_levels:
         with BenchServer(TEXTSEP_MAX_BATCH="1") as server:
-            results["serial"] = levels(server, plan.serial_levels, clips, chunk_seconds, 1, tight_loop)
+            results["serial"] = levels(server, plan.serial_levels, clips, 1, tight_loop)
     return results
 
 
@@ -139,9 +146,10 @@ class TightLoop:
     """The limit, measured again around every service level: the machine drifts over a run (often by
     tens of percent), so each level is compared with the model's speed at that moment."""
 
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, max_batch: int):
         self.separator = Separator.from_pretrained("bundled")
-        self.batch_sizes = [size for size in plan.limit_batch_sizes if size <= plan.max_batch]
+        # the sizes the service may run, and the others up to 8, to show what batching buys here
+        self.batch_sizes = sorted({size for size in plan.limit_batch_sizes if size <= max(max_batch, 8)} | {max_batch})
         self.repeats = plan.limit_repeats
 
     def __call__(self) -> dict[int, float]:
@@ -149,9 +157,7 @@ class TightLoop:
         return {size: speed.audio_per_second for size, speed in speeds.items()}
 
 
-def levels(
-    server: BenchServer, plan_levels, clips: list[Clip], chunk_seconds: float, max_batch: int, tight_loop: TightLoop
-) -> list[dict]:
+def levels(server: BenchServer, plan_levels, clips: list[Clip], max_batch: int, tight_loop: TightLoop) -> list[dict]:
     summaries, before = [], tight_loop()
     for level in plan_levels:
         log(
@@ -159,7 +165,7 @@ def levels(
             f"{level.window_s:g} s, the tight loop before and after"
         )
         summary = load.run_level(
-            server.url, server.process.pid, clips, level.concurrency, level.warmup_s, level.window_s, chunk_seconds
+            server.url, server.process.pid, clips, level.concurrency, level.warmup_s, level.window_s
         )
         after = tight_loop()  # the server is idle meanwhile: its clients have hung up
         summaries.append({**summary, "max_batch": max_batch, "limit_before": before, "limit_after": after})
@@ -167,7 +173,7 @@ def levels(
     return summaries
 
 
-def profile_server(server: BenchServer, level: Level, clips: list[Clip], chunk_seconds: float, output: Path) -> dict:
+def profile_server(server: BenchServer, level: Level, clips: list[Clip], output: Path) -> dict:
     """py-spy on the server during one extra level (kept apart: sampling costs CPU)."""
     if profile.py_spy() is None:
         log("py-spy is not installed: no profile")
@@ -175,9 +181,7 @@ def profile_server(server: BenchServer, level: Level, clips: list[Clip], chunk_s
     log(f"service: py-spy profile at {level.concurrency} clients for {level.window_s:g} s")
     collapsed = output / profile.COLLAPSED_FILE  # kept: the evidence behind the shares
     recorder = profile.start_recording(server.process.pid, level.warmup_s + level.window_s + 2, collapsed)
-    summary = load.run_level(
-        server.url, server.process.pid, clips, level.concurrency, level.warmup_s, level.window_s, chunk_seconds
-    )
+    summary = load.run_level(server.url, server.process.pid, clips, level.concurrency, level.warmup_s, level.window_s)
     _, errors = recorder.communicate()
     if recorder.returncode != 0:  # e.g. a container without ptrace: the rest of the run still counts
         log(f"py-spy failed: {errors.strip()}")
@@ -215,7 +219,7 @@ def run(plan: Plan, output: Path) -> dict:
     clips = clip_mix(plan.clips)
     with tempfile.TemporaryDirectory(prefix="textsep-bench-") as work:  # the fake CLAP tokenizer
         results.update(in_process(plan, clips, Path(work)))
-    results["service"] = service_side(plan, clips, results["models"]["bundled-small"]["chunk_seconds"], output)
+    results["service"] = service_side(plan, clips, output)
     if plan.memory_batch_sizes or plan.memory_chunked_seconds or plan.memory_whole_seconds:
         log("memory: one fresh process per setting")
         results["memory"] = memory.model_memory(

@@ -115,12 +115,15 @@ def percentile(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
 
-def summarize(concurrency: int, answers: list[Answer], before: Snapshot, after: Snapshot, chunk_seconds: float) -> dict:
+def summarize(concurrency: int, answers: list[Answer], before: Snapshot, after: Snapshot) -> dict:
     window = after.at - before.at
     inside = [a for a in answers if before.at <= a.finished <= after.at]
     ok = [a for a in inside if a.status == 200]
     short = [a.latency for a in ok if a.short]
     chunks_run = after.metrics["textsep_batch_size_sum"][()] - before.metrics["textsep_batch_size_sum"][()]
+    chunk_audio = (
+        after.metrics["textsep_chunk_audio_seconds_total"][()] - before.metrics["textsep_chunk_audio_seconds_total"][()]
+    )
     batches = batch_size_counts(before.metrics, after.metrics)
     hits = [a for a in ok if a.cache_hit and "embed" in a.stages]
     return {
@@ -130,7 +133,7 @@ def summarize(concurrency: int, answers: list[Answer], before: Snapshot, after: 
         "rejected": sum(a.status == 503 for a in inside),
         "failed": sum(a.status not in (200, 503) for a in inside),
         "throughput": sum(a.seconds for a in ok) / window,  # uploaded audio seconds per second
-        "chunk_throughput": chunks_run * chunk_seconds / window,  # model work, in the limit's unit
+        "chunk_throughput": chunk_audio / window,  # model work, in the limit's unit
         "latency": {f"p{q}": percentile([a.latency for a in ok], q) for q in (50, 95, 99)},
         "short_clips": len(short),
         "short_latency": {f"p{q}": percentile(short, q) for q in (50, 95, 99)},
@@ -143,9 +146,7 @@ def summarize(concurrency: int, answers: list[Answer], before: Snapshot, after: 
     }
 
 
-def run_level(
-    url: str, pid: int, clips: list[Clip], concurrency: int, warmup_s: float, window_s: float, chunk_seconds: float
-) -> dict:
+def run_level(url: str, pid: int, clips: list[Clip], concurrency: int, warmup_s: float, window_s: float) -> dict:
     """One concurrency level against a ready server; the summary of its measured window."""
     answers, before, after = asyncio.run(closed_loop(url, pid, clips, concurrency, warmup_s, window_s))
-    return summarize(concurrency, answers, before, after, chunk_seconds)
+    return summarize(concurrency, answers, before, after)

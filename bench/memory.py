@@ -20,11 +20,12 @@ import numpy as np
 import torch
 
 from bench.procfs import peak_rss_bytes
-from bench.server import REPO, SERVICE_MAX_BATCH, BenchServer
+from bench.server import REPO, BenchServer
 from bench.workload import wav_bytes
 from model.separator import Separator
 
 PROBES = ("loaded", "batch", "chunked", "whole")
+CHUNKED_BATCH = 8  # the chunked probe's batch: memory stays bounded whatever the length
 
 
 def run_probe(kind: str, value: float) -> dict:
@@ -37,7 +38,7 @@ def run_probe(kind: str, value: float) -> dict:
     elif kind in ("chunked", "whole"):
         clip = 0.1 * rng.standard_normal(int(value * separator.sample_rate), np.float32)
         if kind == "chunked":
-            separator.separate(clip, separator.sample_rate, "a man speaking", batch_size=SERVICE_MAX_BATCH)
+            separator.separate(clip, separator.sample_rate, "a man speaking", batch_size=CHUNKED_BATCH)
         else:
             separator.separate_chunks(torch.from_numpy(clip)[None], query)
     cuda = separator.device.type == "cuda"

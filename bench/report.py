@@ -223,7 +223,7 @@ def memory_section(run: Run) -> str:
             for k, v in service.items()
         ]
         parts.append(
-            "The server (bundled model, max_batch=8), uploads of 44.1 kHz mono 16-bit WAV in turn:\n\n"
+            f"The server (bundled model, max_batch={run.max_batch}), uploads of 44.1 kHz mono 16-bit WAV in turn:\n\n"
             + table(["moment", "peak RSS (MiB)", "above ready (MiB)"], rows)
         )
     return "\n\n".join(parts)
@@ -293,7 +293,8 @@ def findings(run: Run) -> str:
     lines.append(
         f"- **Chunking adds {percent(run.chunk_per_audio - 1)} model work on this mix.** Every upload is cut into "
         f"{run.bundled['chunk_seconds']:g} s windows overlapping by {run.bundled['overlap_seconds']:g} s, and a clip "
-        "shorter than one window is zero-padded to it, so a 1 s clip costs a whole window: the model runs "
+        "shorter than one window is zero-padded to the smallest halving of the window that holds it (a 1.2 s clip "
+        "runs as a quarter window): the model runs "
         f"{number(run.chunk_per_audio)} s of chunk audio per uploaded second, where one-at-a-time runs each file "
         f"once, unpadded. In uploaded audio the service can reach at most {percent(ceiling)} of the limit; at "
         f"saturation it reached {percent(ratio(sat['throughput'], run.limit))}."
@@ -303,18 +304,19 @@ def findings(run: Run) -> str:
         lines.append(
             f"- **Against one at a time** ({number(run.baseline, 1)} audio s per s, whole files at batch 1): at "
             f"{clients(busy['concurrency'])} the service delivered {number(busy['throughput'], 1)} "
-            f"({number(ratio(busy['throughput'], run.baseline))}×). Batching cannot gain here (first point) and "
-            "chunking costs extra work (third point); the batcher's gains show on hardware where a batch of 8 costs "
-            "about what one chunk does, which this run could not measure."
+            f"({number(ratio(busy['throughput'], run.baseline))}×), running batches of up to {run.max_batch}. "
+            "Where a bigger batch is no faster per chunk (first point), the service can only match one at a time "
+            "minus its chunking overhead (third point) and its own cost (second point); the batcher's gains show on "
+            "hardware where a batch costs about what one chunk does, which this run could not measure."
         )
     # 5. Short clips.
     if busy and run.short_alone and busy["short_latency"]["p95"]:
         lines.append(
             f"- **Short clips under load**: alone, a 1-2 s clip takes {number(run.short_alone, 3)} s (median); at "
             f"{clients(busy['concurrency'])} its p95 is {number(busy['short_latency']['p95'])} s "
-            f"({busy['short_latency']['p95'] / run.short_alone:.1f}×). The batcher serves one chunk of every queued "
-            f"request per turn, so a one-chunk clip waits behind a chunk of each of the other "
-            f"{busy['concurrency'] - 1} requests whatever the batch size; with max_batch=1 its p95 is "
+            f"({busy['short_latency']['p95'] / run.short_alone:.1f}×). The batcher runs first the request that "
+            "would finish first had it run alone from its arrival, so a short clip overtakes the long ones queued "
+            "before it and waits mostly for the batch already running; with max_batch=1 its p95 is "
             + (f"{number(level_at(run.serial, GOAL_CLIENTS)['short_latency']['p95'])} s." if run.serial else "–.")
         )
     lines += memory_findings(run)
@@ -389,7 +391,8 @@ def render(run: Run, plots: dict[str, Path | None], markdown: Path) -> str:
         "alone in a tight loop, measured right before and right after the level (the mean), at its best batch "
         "size up to the server's max_batch, because the machine drifts over a run. Latency includes upload and "
         "download over loopback. 1-2 s clips are about a fifth of the mix.",
-        f"**max_batch={run.max_batch}** (the default):",
+        f"**max_batch={run.service.get('max_batch_setting', run.max_batch)}** (the default; batches of up to "
+        f"{run.max_batch} here):",
         table(SERVICE_HEADER, service_rows(run, run.batched)),
         *(
             ["**max_batch=1** (no batching):", table(SERVICE_HEADER, service_rows(run, run.serial))]

@@ -15,10 +15,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.settings import Settings
-
 REPO = Path(__file__).resolve().parents[1]
-SERVICE_MAX_BATCH = Settings.model_fields["max_batch"].default
 STARTUP_TIMEOUT_S = 300  # loading and warm-up on two busy cores can take a while
 
 
@@ -55,6 +52,10 @@ class BenchServer:
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"server not ready after {STARTUP_TIMEOUT_S} s:\n{self.log.read_text()[-3000:]}")
+
+    def max_batch(self) -> int:
+        """The batch size the server runs: its setting, or what `auto` chose at warm-up."""
+        return httpx.get(self.url + "/v1/info", timeout=30).json()["batching"]["max_batch"]
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)

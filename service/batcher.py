@@ -1,16 +1,21 @@
 """Chunk-level continuous batching: one inference thread per device serves every request.
 
-Each request arrives as fixed-size mono chunks (a `Job`), every chunk carrying its request's query
-embedding, so one forward pass can mix requests and queries. The thread takes up to `max_batch`
-chunks, waiting at most `max_wait` for a batch to fill, and hands each result back to its request;
-the request's asyncio future resolves once all its chunks are done.
+Each request arrives as fixed-size mono chunks (a `Job`), every chunk carrying its own query
+embedding, so one forward pass can mix requests and queries (and one request can ask several). The
+thread takes up to `max_batch` chunks, waiting at most `max_wait` for a batch to fill, and hands each
+result back to its request; the request's asyncio future resolves once all its chunks are done, and
+a streaming request also hears of each chunk as it finishes.
 
-Jobs are served round-robin, one chunk per job per turn: a ten-minute upload and a one-second clip
-submitted together share the next batch instead of the clip waiting behind every chunk of the long
-one. The queue is bounded in chunk audio seconds; a job that would overflow it is refused (the
-caller answers 503), except into an empty queue, so a single upload is bounded by the upload
-limits alone. Batches are not padded: the network is batch-invariant in eval mode, so a chunk's
-result does not depend on what it was batched with.
+Which chunks run next: the job that would finish first had it run alone from its arrival (arrival
+time + its remaining work) goes first, one chunk per job per turn while the batch has room. A
+one-second clip thus overtakes a ten-minute upload that arrived just before it, but a job waiting
+longer than its own remaining work is ahead of every newcomer, so nothing starves. A batch holds
+chunks of one length (short clips get short windows, see `Chunking.window_for`).
+
+The queue is bounded in chunk audio seconds; a job that would overflow it is refused (the caller
+answers 503), except into an empty queue, so a single upload is bounded by the upload limits alone.
+Batches are not padded: the network is batch-invariant in eval mode, so a chunk's result does not
+depend on what it was batched with.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ import logging
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,9 +48,10 @@ class Job:
     """One request's chunks on their way through the batcher."""
 
     chunks: torch.Tensor  # [n, window] mono chunks at the model rate
-    embedding: torch.Tensor  # [D] the request's query condition
+    conditions: torch.Tensor  # [n, D] each chunk's query condition
     done: asyncio.Future  # resolves to the [n, window] separated chunks
     loop: asyncio.AbstractEventLoop
+    ready_chunks: asyncio.Queue | None = None  # if given, each chunk's index as its result lands; None if it failed
     submitted_at: float = field(default_factory=time.monotonic)
     started_at: float | None = None  # its first chunk entered a batch
     finished_at: float | None = None
@@ -61,6 +66,10 @@ class Job:
     @property
     def pending_chunks(self) -> int:
         return len(self.chunks) - self.next_chunk
+
+    @property
+    def chunk_length(self) -> int:
+        return self.chunks.shape[-1]
 
     @property
     def queue_seconds(self) -> float:
@@ -79,31 +88,58 @@ class Batcher:
         *,
         max_batch: int,
         max_wait_seconds: float,
-        chunk_seconds: float,
+        sample_rate: int,
         max_queue_seconds: float,
     ):
         self._separate = separate_chunks
         self._metrics = metrics
         self.max_batch = max_batch
         self._max_wait = max_wait_seconds
-        self._chunk_seconds = chunk_seconds
+        self._sample_rate = sample_rate
         self._max_queue_seconds = max_queue_seconds
-        self._queue: deque[Job] = deque()  # jobs with chunks not yet taken, in round-robin order
+        self._queue: list[Job] = []  # jobs with chunks not yet taken, in arrival order
         self._queued_chunks = 0
+        self._queued_samples = 0
         self._lock = threading.Condition()
         self._stopping = False
-        self._seconds_per_chunk = 1.0  # measured by warm_up and every batch; drives Retry-After
+        self._seconds_per_sample = 1e-4  # of model input; measured by warm_up and every batch
         self._thread = threading.Thread(target=self._run, name="inference", daemon=True)
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
-    def warm_up(self, window: int, embedding: torch.Tensor) -> None:
-        """One forward pass at every batch size the loop can form, so that no request pays for
-        first-call costs (allocator growth, kernel selection) of a new shape."""
+    def warm_up(self, lengths: list[int], embedding: torch.Tensor, choose_batch: bool = False) -> None:
+        """A forward pass at every shape the loop can form, so that no request pays for first-call
+        costs (allocator growth, kernel selection) of a new shape: every batch size at the full
+        window `lengths[0]`, sizes 1 and max_batch at the shorter lengths.
+
+        With `choose_batch`, max_batch is first set from timings of batch sizes 1, 2, 4, ... up
+        to max_batch: the smallest size within 5% of the best seconds per chunk. On a CPU that is
+        usually 1 or 2 (a bigger batch is no faster per chunk, only slower per request); on a GPU,
+        where per-chunk time falls with batch size, it climbs until the gains stop."""
+        if choose_batch:
+            per_chunk = {}
+            size = 1
+            while size <= self.max_batch:
+                per_chunk[size] = min(self._time_pass(lengths[0], size, embedding) for _ in range(2)) / size
+                if size > 1 and per_chunk[size] > 0.95 * per_chunk[size // 2]:
+                    break  # doubling no longer pays
+                size *= 2
+            best = min(per_chunk.values())
+            self.max_batch = min(size for size, seconds in per_chunk.items() if seconds <= 1.05 * best)
+            timings = ", ".join(f"{size}: {seconds * 1000:.1f}" for size, seconds in per_chunk.items())
+            logger.info("max_batch=%d chosen from ms per chunk by batch size {%s}", self.max_batch, timings)
         for size in range(1, self.max_batch + 1):
-            start = time.monotonic()
-            self._separate(torch.zeros(size, window), embedding.expand(size, -1))
-            self._seconds_per_chunk = (time.monotonic() - start) / size
+            self._time_pass(lengths[0], size, embedding)
+        for length in lengths[1:]:
+            for size in sorted({1, self.max_batch}):
+                self._time_pass(length, size, embedding)
+
+    def _time_pass(self, length: int, size: int, embedding: torch.Tensor) -> float:
+        start = time.monotonic()
+        self._separate(torch.zeros(size, length), embedding.expand(size, -1))
+        elapsed = time.monotonic() - start
+        self._seconds_per_sample = elapsed / (size * length)
+        return elapsed
 
     def start(self) -> None:
         self._thread.start()
@@ -118,15 +154,19 @@ class Batcher:
 
     # ---- the request side (event loop thread) -------------------------------------------------
 
-    def submit(self, chunks: torch.Tensor, embedding: torch.Tensor) -> Job:
+    def submit(self, chunks: torch.Tensor, condition: torch.Tensor, *, streamed: bool = False) -> Job:
+        """`condition`: [D] for every chunk, or [n, D] one per chunk. `streamed`: also put each
+        chunk's index on `job.ready_chunks` as soon as its result is in `job.results`."""
         loop = asyncio.get_running_loop()
-        job = Job(chunks, embedding, loop.create_future(), loop)
+        ready_chunks = asyncio.Queue() if streamed else None
+        job = Job(chunks, condition.expand(len(chunks), -1), loop.create_future(), loop, ready_chunks)
         with self._lock:
-            queued_after = (self._queued_chunks + len(chunks)) * self._chunk_seconds
-            if self._queued_chunks and queued_after > self._max_queue_seconds:
-                raise QueueFull(math.ceil(self._queued_chunks * self._seconds_per_chunk))
+            queued_after = (self._queued_samples + chunks.numel()) / self._sample_rate
+            if self._queued_samples and queued_after > self._max_queue_seconds:
+                raise QueueFull(math.ceil(self._queued_samples * self._seconds_per_sample))
             self._queue.append(job)
             self._queued_chunks += len(chunks)
+            self._queued_samples += chunks.numel()
             self._metrics.batcher_requests.inc()
             self._publish_queue_depth()
             self._lock.notify()
@@ -147,7 +187,8 @@ class Batcher:
                 self._infer(batch)
 
     def _next_batch(self) -> list[tuple[Job, int]] | None:
-        """Up to max_batch (job, chunk index) pairs, one per job per round; None once stopped and empty."""
+        """Up to max_batch (job, chunk index) pairs of one chunk length, most urgent job first, one
+        chunk per job per round; None once stopped and empty."""
         with self._lock:
             while not self._queue:
                 if self._stopping:
@@ -159,16 +200,25 @@ class Batcher:
                 if remaining <= 0:
                     break
                 self._lock.wait(remaining)
+            by_urgency = sorted(self._queue, key=self._finish_if_alone)
+            length = by_urgency[0].chunk_length
+            takers = [job for job in by_urgency if job.chunk_length == length]
             batch = []
-            while self._queue and len(batch) < self.max_batch:
-                job = self._queue.popleft()
-                batch.append((job, job.next_chunk))
-                job.next_chunk += 1
-                if job.pending_chunks:
-                    self._queue.append(job)  # back of the line: every other job gets a turn first
+            while takers and len(batch) < self.max_batch:
+                for job in takers[: self.max_batch - len(batch)]:
+                    batch.append((job, job.next_chunk))
+                    job.next_chunk += 1
+                    if not job.pending_chunks:
+                        self._queue.remove(job)
+                takers = [job for job in takers if job.pending_chunks]
             self._queued_chunks -= len(batch)
+            self._queued_samples -= len(batch) * length
             self._publish_queue_depth()
             return batch
+
+    def _finish_if_alone(self, job: Job) -> float:
+        """When the job would have finished had it run alone from its arrival: its priority."""
+        return job.submitted_at + job.pending_chunks * job.chunk_length * self._seconds_per_sample
 
     def _infer(self, batch: list[tuple[Job, int]]) -> None:
         started = time.monotonic()
@@ -177,7 +227,7 @@ class Batcher:
                 job.started_at = started
                 self._metrics.queue_wait.observe(started - job.submitted_at)
         chunks = torch.stack([job.chunks[index] for job, index in batch])
-        conditions = torch.stack([job.embedding for job, _ in batch])
+        conditions = torch.stack([job.conditions[index] for job, index in batch])
         try:
             separated = self._separate(chunks, conditions).cpu()
         except Exception as error:  # e.g. out of memory: fail these requests, keep serving the rest
@@ -187,15 +237,20 @@ class Batcher:
                     if not job.withdrawn:
                         self._withdraw(job)
                         job.loop.call_soon_threadsafe(_settle, job.done, None, error)
+                        if job.ready_chunks is not None:  # after the error is set: None says "see job.done"
+                            job.loop.call_soon_threadsafe(job.ready_chunks.put_nowait, None)
             return
-        self._seconds_per_chunk = (time.monotonic() - started) / len(batch)
+        self._seconds_per_sample = (time.monotonic() - started) / chunks.numel()
         self._metrics.batch_size.observe(len(batch))
+        self._metrics.chunk_audio_seconds.inc(chunks.numel() / self._sample_rate)
         with self._lock:
             for row, (job, index) in zip(separated, batch):
                 if job.withdrawn:
                     continue
                 job.results[index] = row
                 job.finished_chunks += 1
+                if job.ready_chunks is not None:
+                    job.loop.call_soon_threadsafe(job.ready_chunks.put_nowait, index)
                 if job.finished_chunks == len(job.chunks):
                     job.finished_at = time.monotonic()
                     self._metrics.batcher_requests.dec()
@@ -210,13 +265,14 @@ class Batcher:
         if dropped:
             self._queue.remove(job)
             self._queued_chunks -= dropped
+            self._queued_samples -= dropped * job.chunk_length
             self._publish_queue_depth()
         self._metrics.batcher_requests.dec()
         return dropped
 
     def _publish_queue_depth(self) -> None:
         self._metrics.queue_chunks.set(self._queued_chunks)
-        self._metrics.queue_seconds.set(self._queued_chunks * self._chunk_seconds)
+        self._metrics.queue_seconds.set(self._queued_samples / self._sample_rate)
 
 
 def _settle(future: asyncio.Future, result, error: BaseException | None) -> None:

@@ -34,6 +34,11 @@ class Metrics:
         self.batch_size = Histogram(
             "textsep_batch_size", "Chunks per forward pass.", buckets=range(1, max_batch + 1), registry=registry
         )
+        self.chunk_audio_seconds = Counter(
+            "textsep_chunk_audio_seconds",
+            "Model input (seconds of chunk audio at the model rate) run through the network: its work.",
+            registry=registry,
+        )
         self.audio_seconds = Counter(
             "textsep_audio_seconds", "Seconds of uploaded audio separated, summed over channels.", registry=registry
         )

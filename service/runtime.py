@@ -20,6 +20,8 @@ from service.settings import Settings, env_name
 
 logger = logging.getLogger(__name__)
 
+AUTO_BATCH_CEILING = 64
+
 
 class Phase(str, enum.Enum):
     LOADING = "loading model"
@@ -27,6 +29,11 @@ class Phase(str, enum.Enum):
     READY = "ready"
     DRAINING = "draining"  # SIGTERM: finishing accepted work, taking none
     FAILED = "failed"
+
+
+def batch_ceiling(settings: Settings) -> int:
+    """max_batch, or the most `auto` may choose."""
+    return AUTO_BATCH_CEILING if settings.max_batch == "auto" else settings.max_batch
 
 
 def check_model_files(settings: Settings) -> None:
@@ -85,12 +92,13 @@ class Runtime:
             batcher = Batcher(
                 separator.separate_chunks,
                 self.metrics,
-                max_batch=settings.max_batch,
+                max_batch=batch_ceiling(settings),
                 max_wait_seconds=settings.max_wait_ms / 1000,
-                chunk_seconds=chunking.window / separator.sample_rate,
+                sample_rate=separator.sample_rate,
                 max_queue_seconds=settings.max_queue_seconds,
             )
-            batcher.warm_up(chunking.window, separator.embed(["warm-up"])[0])
+            warm_up_query = separator.embed(["warm-up"])[0]
+            batcher.warm_up(chunking.lengths, warm_up_query, choose_batch=settings.max_batch == "auto")
             batcher.start()
             self.separator, self.batcher = separator, batcher
             self.cache = EmbeddingCache(separator.embed, separator.encoder.name, settings.cache_size, self.metrics)

@@ -4,6 +4,7 @@ the routes that answer without a model (not ready, draining, OpenAPI)."""
 import asyncio
 import io
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ def make_batcher(separate, max_batch=2, max_queue_seconds=100.0, metrics=None):
         metrics or Metrics(max_batch),
         max_batch=max_batch,
         max_wait_seconds=0.0,
-        chunk_seconds=1.0,
+        sample_rate=WINDOW,  # a chunk is one second of audio
         max_queue_seconds=max_queue_seconds,
     )
 
@@ -39,7 +40,7 @@ def chunks(n: int, value: float) -> torch.Tensor:
     return torch.full((n, WINDOW), value)
 
 
-def test_batcher_round_robin_lets_a_short_request_pass_a_long_one():
+def test_batcher_lets_a_short_request_pass_a_long_one():
     batches = []
 
     def separate(x, conditions):  # records which request each chunk came from
@@ -56,9 +57,82 @@ def test_batcher_round_robin_lets_a_short_request_pass_a_long_one():
         return short, long
 
     short, long = asyncio.run(scenario())
-    assert batches[0] == [1.0, 5.0]  # the short request rides in the very first batch
+    assert batches[0] == [5.0, 1.0]  # the short request rides in the very first batch, ahead
     assert [len(batch) for batch in batches] == [2, 2, 2, 1]
     assert torch.equal(short, chunks(1, 15.0)) and torch.equal(long, chunks(6, 2.0))  # each its own condition
+
+
+def run_in_order(jobs: list[tuple[torch.Tensor, float]], waited_s: list[float]) -> list[float]:
+    """The order (by chunk value) in which one-chunk batches ran, for jobs submitted in the given
+    order after having waited `waited_s` each."""
+    ran = []
+
+    def separate(x, conditions):
+        ran.append(x[0, 0].item())
+        return x
+
+    async def scenario():
+        batcher = make_batcher(separate, max_batch=1)
+        submitted = [batcher.submit(job_chunks, torch.zeros(1)) for job_chunks, _ in jobs]
+        for job, waited in zip(submitted, waited_s):
+            job.submitted_at -= waited
+        batcher.start()
+        await asyncio.gather(*(job.done for job in submitted))
+        batcher.stop()
+
+    asyncio.run(scenario())
+    return ran
+
+
+def test_batcher_runs_first_the_job_that_would_finish_first_alone_so_long_jobs_age_instead_of_starving():
+    long_then_short = [(chunks(3, 1.0), 0), (chunks(1, 5.0), 0)]
+    assert run_in_order(long_then_short, [0, 0]) == [5.0, 1.0, 1.0, 1.0]  # shortest remaining work first
+    # The long job has waited longer than its own work (3 chunks at 1e-4 s per sample, 8 samples each):
+    # it is due before a newcomer.
+    assert run_in_order(long_then_short, [1.0, 0]) == [1.0, 1.0, 1.0, 5.0]
+
+
+def test_batcher_batches_hold_chunks_of_one_length():
+    lengths = []
+
+    def separate(x, conditions):
+        lengths.append(x.shape)
+        return x
+
+    async def scenario():
+        batcher = make_batcher(separate, max_batch=4)
+        jobs = [batcher.submit(torch.ones(3, size), torch.zeros(1)) for size in (WINDOW, WINDOW // 2, WINDOW)]
+        batcher.start()
+        results = await asyncio.gather(*(job.done for job in jobs))
+        batcher.stop()
+        return results
+
+    results = asyncio.run(scenario())
+    assert [result.shape for result in results] == [(3, WINDOW), (3, WINDOW // 2), (3, WINDOW)]
+    assert sorted(shape[0] for shape in lengths if shape[1] == WINDOW) == [2, 4]
+    assert [shape[0] for shape in lengths if shape[1] == WINDOW // 2] == [3]
+
+
+@pytest.mark.parametrize(
+    "seconds_per_pass, chosen",
+    [
+        (lambda size: 0.01 * size**1.5, 1),  # CPU-like: a bigger batch is slower per chunk
+        (lambda size: 0.01, 8),  # GPU-like: a batch costs what one chunk costs, up to the ceiling
+    ],
+)
+def test_warm_up_chooses_the_smallest_batch_size_near_the_best_time_per_chunk(seconds_per_pass, chosen):
+    shapes = []
+
+    def separate(x, conditions):
+        shapes.append(tuple(x.shape))
+        time.sleep(seconds_per_pass(x.shape[0]))
+        return x
+
+    batcher = make_batcher(separate, max_batch=8)
+    batcher.warm_up([WINDOW, WINDOW // 2], torch.zeros(1), choose_batch=True)
+    assert batcher.max_batch == chosen
+    assert {(size, WINDOW) for size in range(1, chosen + 1)} <= set(shapes)  # every size it can form, warmed
+    assert {(1, WINDOW // 2), (chosen, WINDOW // 2)} <= set(shapes)
 
 
 def test_batcher_drops_the_queued_chunks_of_a_cancelled_request():
@@ -206,12 +280,12 @@ def test_openapi_documents_the_form_the_answers_and_the_errors(client_without_mo
     separate = spec["paths"]["/separate"]["post"]
     form_ref = separate["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].split("/")[-1]
     fields = spec["components"]["schemas"][form_ref]["properties"]
-    assert set(fields) == {"file", "query", "format", "subtype"}
+    assert set(fields) == {"file", "query", "query_audio", "mode", "stream", "format", "subtype"}
     assert all(field.get("description") for field in fields.values())
-    assert fields["query"]["maxLength"] == 512
+    assert fields["query"]["anyOf"][0]["items"]["maxLength"] == 512  # a list: the field may be repeated
     answers = separate["responses"]
-    assert set(answers) == {"200", "400", "413", "415", "422", "503"}
-    assert {"audio/wav", "audio/flac"} <= set(answers["200"]["content"])
+    assert set(answers) == {"200", "400", "401", "408", "413", "415", "422", "503"}
+    assert {"audio/wav", "audio/flac", "application/zip"} <= set(answers["200"]["content"])
     assert {"X-Request-ID", "X-Embedding-Cache", "Server-Timing"} <= set(answers["200"]["headers"])
     assert answers["413"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
     assert {"/healthz", "/readyz", "/metrics", "/v1/info"} <= set(spec["paths"])
