@@ -5,10 +5,11 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 TORCH  ?= torch==2.13.0
 
-# Debian packages the corpus (tests, training) renders with, and the deployment tests' nginx and docker-compose.
+# Debian packages the corpus (tests, training) renders with, the deployment tests' nginx and docker-compose,
+# and the browser the page test drives (Playwright with Debian's chromium: no browser download).
 SYSTEM_PACKAGES := espeak-ng festival festvox-us-slt-hts festvox-kallpc16k flite sox fluidsynth \
     fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont \
-    sound-theme-freedesktop asterisk-core-sounds-en-wav nginx docker-compose
+    sound-theme-freedesktop asterisk-core-sounds-en-wav nginx docker-compose chromium
 REPLICAS ?= 3
 
 .PHONY: install dev system-deps serve cluster test train quality bench clean

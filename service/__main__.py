@@ -1,5 +1,5 @@
-"""`textsep serve` runs the REST service; `textsep separate IN --query ... -o OUT` runs the same model
-in-process on one file. Both read the same `TEXTSEP_*` settings."""
+"""`textsep serve` runs the REST service; `textsep separate PATH... --query ... -o OUT` runs the same
+model and batcher in-process over files, folders or globs. Both read the same `TEXTSEP_*` settings."""
 
 from __future__ import annotations
 
@@ -7,16 +7,19 @@ import argparse
 import logging
 import signal
 import sys
+from pathlib import Path
+from typing import get_args
 
-import soundfile as sf
 import uvicorn
 from pydantic import ValidationError
-from tqdm import tqdm
 
 from model.text import MissingModelFile
+from service import access_log
 from service.app import create_app
-from service.runtime import Runtime, check_model_files, load_separator
+from service.files import separate_files
+from service.runtime import Runtime
 from service.settings import Settings
+from service.stems import Mode
 
 STARTUP_FAILED = 3  # uvicorn's own exit code for a failed startup
 
@@ -36,9 +39,9 @@ class DrainingServer(uvicorn.Server):
 
 def serve(settings: Settings) -> int:
     app = create_app(settings)
-    server = DrainingServer(
-        uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info"), app.state.runtime
-    )
+    access_log.configure()  # JSON lines in place of uvicorn's access log
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    server = DrainingServer(config, app.state.runtime)
     # After its graceful shutdown uvicorn re-raises the signal it caught. By then every accepted
     # request has been answered, so that is a clean exit, not death by signal.
     for handled in (signal.SIGTERM, signal.SIGINT):
@@ -47,29 +50,26 @@ def serve(settings: Settings) -> int:
     return 0 if server.started else STARTUP_FAILED
 
 
-def separate_file(settings: Settings, source: str, query: str, destination: str) -> int:
-    check_model_files(settings)
-    separator = load_separator(settings)
-    samples, sample_rate = sf.read(source, dtype="float32", always_2d=True)
-    with tqdm(unit="chunk", desc="separating") as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
-        separated = separator.separate(samples.T, sample_rate, query, batch_size=settings.max_batch, progress=progress)
-    sf.write(destination, separated.T, sample_rate)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="textsep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the REST service (host, port and model from TEXTSEP_* settings)")
-    separate = commands.add_parser("separate", help="separate one file in-process")
-    separate.add_argument("input", help="audio file (WAV, FLAC, OGG, MP3)")
-    separate.add_argument("--query", required=True, help="the sound to extract, e.g. 'a dog barking'")
-    separate.add_argument("-o", "--output", required=True, help="output file; its extension picks the format")
+    separate = commands.add_parser("separate", help="separate files, folders or globs in-process")
+    separate.add_argument("inputs", nargs="+", metavar="PATH", help="audio files (WAV, FLAC, OGG, MP3), folders, globs")
+    separate.add_argument(
+        "--query", action="append", required=True, help="the sound to extract, e.g. 'a dog barking'; repeatable"
+    )
+    separate.add_argument(
+        "--mode", choices=get_args(Mode), default="extract", help="extract the sounds, remove them, or both"
+    )
+    separate.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=Path,
+        help="a folder (one subfolder of stems per input), or for one input and one stem an audio file name",
+    )
+    separate.add_argument("--force", action="store_true", help="redo files whose stems already exist")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
         if args.command == "serve":
             return serve(settings)
-        return separate_file(settings, args.input, args.query, args.output)
+        return separate_files(settings, args.inputs, args.query, args.mode, args.output, args.force)
     except (ValidationError, MissingModelFile) as error:  # a setting to fix, not a bug: no traceback
         print(f"textsep: {error}", file=sys.stderr)
         return 2

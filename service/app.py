@@ -7,35 +7,79 @@ query embedding (cache) -> chunks -> batcher -> overlap-add -> resample back -> 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 import torch
 from fastapi import FastAPI, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field, StringConstraints
 
-from model.separator import fit_length, resample
+from model.separator import QueryByExampleUnavailable, Separator, joint_condition, resample
 from service import audio
+from service.access_log import AccessLog
+from service.auth import ApiKeys, configured_keys
 from service.batcher import Batcher, Job, QueueFull
-from service.errors import ApiError, documented, install_error_handlers, unavailable
+from service.errors import ApiError, documented, install_error_handlers, invalid, unavailable
 from service.metrics import Metrics, StageTimer
-from service.middleware import RequestContext, UploadLimit
-from service.runtime import Phase, Runtime
+from service.middleware import RequestContext, RequestTimeout, UploadLimit
+from service.page import install_page
+from service.runtime import Phase, Runtime, batch_ceiling
 from service.settings import Settings
+from service.stems import (
+    ZIP_TYPE,
+    Mode,
+    StreamedWav,
+    encode_stems,
+    per_query,
+    restore,
+    split_windows,
+    stem_names,
+    stems,
+)
 
 MAX_QUERY_CHARS = 512
+MAX_QUERY_AUDIO_SECONDS = 30.0
 NOT_READY_RETRY_S = 5
 INPUT_FORMATS = ["wav", "flac", "ogg", "mp3"]
 
 AudioUpload = Annotated[
     UploadFile, File(description="Audio: WAV, FLAC, OGG or MP3; any sample rate and channel count.")
 ]
-QueryText = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUERY_CHARS),
-    Form(description=f"The sound to extract, e.g. `a dog barking`; 1-{MAX_QUERY_CHARS} characters after trimming."),
+QueryText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_QUERY_CHARS)]
+Queries = Annotated[
+    list[QueryText] | None,
+    Form(
+        description=f"The sound to extract, e.g. `a dog barking`; 1-{MAX_QUERY_CHARS} characters after trimming. "
+        "Repeat the field for several sounds from one upload (at most `limits.max_queries` of `/v1/info`). "
+        "Needed unless `query_audio` is given."
+    ),
+]
+QueryAudio = Annotated[
+    UploadFile | None,
+    File(
+        description=f"Query by example: a short recording (at most {MAX_QUERY_AUDIO_SECONDS} s) of the sound to "
+        "extract, instead of or besides one text `query` (then both describe the sound). Needs a model with an "
+        "audio-query encoder (422 `query_by_example_unavailable` otherwise)."
+    ),
+]
+ModeChoice = Annotated[
+    Mode,
+    Form(
+        description="`extract` the queried sound, `remove` it (the upload minus it: the residual), or `both` "
+        "(a ZIP of the two). Several queries answer a ZIP of one file per query plus `residual` (the upload "
+        "minus all of them) and `manifest.json`; with `remove`, the residual alone."
+    ),
+]
+StreamChoice = Annotated[
+    bool,
+    Form(
+        description="Send the WAV as its chunks finish (chunked transfer; exact header up front). One query, mode "
+        "`extract` or `remove`, format `wav` only. An error after the first byte cuts the body short: a "
+        "streamed answer is complete only if the connection ended cleanly."
+    ),
 ]
 FormatChoice = Annotated[audio.OutputFormat, Form(description="Container of the answer.")]
 SubtypeChoice = Annotated[audio.OutputSubtype, Form(description="Sample format of the answer; FLAC holds PCM_16 only.")]
@@ -48,7 +92,7 @@ class Status(BaseModel):
 
 
 class BatchingInfo(BaseModel):
-    max_batch: int = Field(description="Most chunks per forward pass.")
+    max_batch: int = Field(description="Most chunks per forward pass (chosen at warm-up if the setting is `auto`).")
     max_wait_ms: float = Field(description="Longest wait for a batch to fill.")
     chunk_seconds: float = Field(description="Chunk length: the unit of batching.")
     overlap_seconds: float = Field(description="Cross-fade between neighbouring chunks.")
@@ -60,6 +104,8 @@ class LimitsInfo(BaseModel):
     max_channels: int
     max_queue_seconds: float
     max_query_chars: int
+    max_queries: int = Field(description="Most `query` fields in one request.")
+    max_query_audio_seconds: float = Field(description="Longest `query_audio` recording.")
 
 
 class Info(BaseModel):
@@ -75,11 +121,32 @@ class Info(BaseModel):
     output_subtypes: list[str]
 
 
-AUDIO_ANSWER = {
-    "description": "The separated sound: the upload's sample rate, channel count and exact length.",
+SEPARATE_EXAMPLES = """Each option, with `examples/speech-and-piano.wav` from the repository against `make serve`:
+
+```sh
+# extract (default): the sound the query describes
+curl -sS -F file=@examples/speech-and-piano.wav -F query="a man speaking" -o speech.wav http://localhost:8000/separate
+# format and subtype of the answer
+curl -sS -F file=@examples/speech-and-piano.wav -F query="piano" -F format=flac -o piano.flac http://localhost:8000/separate
+curl -sS -F file=@examples/speech-and-piano.wav -F query="piano" -F subtype=FLOAT -o piano-float.wav http://localhost:8000/separate
+# remove: the upload minus the sound; both: a ZIP of the two
+curl -sS -F file=@examples/speech-and-piano.wav -F query="piano" -F mode=remove -o without-piano.wav http://localhost:8000/separate
+curl -sS -F file=@examples/speech-and-piano.wav -F query="piano" -F mode=both -o piano-and-rest.zip http://localhost:8000/separate
+# several queries: a ZIP of one WAV per query, residual.wav and manifest.json
+curl -sS -F file=@examples/speech-and-piano.wav -F query="a man speaking" -F query="piano" -o stems.zip http://localhost:8000/separate
+# stream=true: the WAV arrives as its chunks finish; an error after the first byte truncates the body
+curl -sS -N -F file=@examples/speech-and-piano.wav -F query="piano" -F stream=true -o piano-streamed.wav http://localhost:8000/separate
+# query_audio: an example recording of the sound, alone or with one text query
+curl -sS -F file=@examples/speech-and-piano.wav -F query_audio=@examples/speech-and-piano.speech.wav -o by-example.wav http://localhost:8000/separate
+```
+"""
+
+SEPARATE_ANSWER = {
+    "description": "The separated sound (or the residual), with the upload's sample rate, channel count and "
+    "exact length; a ZIP (one file per query, `residual`, `manifest.json`) for several queries or mode `both`.",
     "content": {
         content_type: {"schema": {"type": "string", "format": "binary"}}
-        for _, content_type in audio.OUTPUT_FORMATS.values()
+        for content_type in [*(content_type for _, content_type in audio.OUTPUT_FORMATS.values()), ZIP_TYPE]
     },
     "headers": {
         "X-Request-ID": {
@@ -87,11 +154,11 @@ AUDIO_ANSWER = {
             "schema": {"type": "string"},
         },
         "X-Embedding-Cache": {
-            "description": "`hit` or `miss`: whether the query's embedding was cached.",
+            "description": "`hit` or `miss` per query (comma-separated): whether its embedding was cached.",
             "schema": {"type": "string"},
         },
         "Server-Timing": {
-            "description": "Milliseconds per stage: decode, embed, queue, inference, encode.",
+            "description": "Milliseconds per stage: decode, embed, queue, inference, encode (not when streamed).",
             "schema": {"type": "string"},
         },
     },
@@ -100,9 +167,10 @@ AUDIO_ANSWER = {
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    metrics = Metrics(settings.max_batch)
+    metrics = Metrics(batch_ceiling(settings))
     runtime = Runtime(settings, metrics)
     limits = audio.Limits(max_seconds=settings.max_seconds, max_channels=settings.max_channels)
+    example_limits = audio.Limits(max_seconds=MAX_QUERY_AUDIO_SECONDS, max_channels=settings.max_channels)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -116,9 +184,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
-    app.add_middleware(RequestContext, metrics=metrics)
+    # The last added runs first: context (ID, metrics, log) > keys > timeout > upload limits > app.
+    app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes, timeout_s=settings.upload_timeout_s)
+    app.add_middleware(RequestTimeout, seconds=settings.request_timeout_s)
+    if keys := configured_keys(settings):
+        app.add_middleware(ApiKeys, keys=keys, metrics_need_key=settings.metrics_need_key)
+    app.add_middleware(RequestContext, metrics=metrics, access_log=AccessLog(settings.log_queries))
     install_error_handlers(app)
+    install_page(app)
 
     def require_ready() -> None:
         if not runtime.ready:
@@ -126,47 +199,58 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post(
         "/separate",
-        summary="Extract the sound a text query describes",
+        summary="Extract or remove the sounds that queries describe",
+        description=SEPARATE_EXAMPLES,
         response_class=Response,
-        responses={200: AUDIO_ANSWER, **documented(400, 413, 415, 422, 503)},
+        responses={200: SEPARATE_ANSWER, **documented(400, 401, 408, 413, 415, 422, 503)},
     )
     async def separate(
         request: Request,
         file: AudioUpload,
-        query: QueryText,
+        query: Queries = None,
+        query_audio: QueryAudio = None,
+        mode: ModeChoice = "extract",
+        stream: StreamChoice = False,
         format: FormatChoice = "wav",
         subtype: SubtypeChoice = "PCM_16",
     ) -> Response:
+        query = query or []
+        request.state.query = query[0] if len(query) == 1 else query  # for the access log (TEXTSEP_LOG_QUERIES)
         require_ready()
         audio.check_output(format, subtype)
+        check_options(query, query_audio is not None, mode, stream, format, settings.max_queries)
         separator, batcher, timer = runtime.separator, runtime.batcher, StageTimer()
         with timer.stage("decode"):
             upload = await asyncio.to_thread(audio.decode, file.file, limits)
+            request.state.audio_seconds = upload.seconds  # for the access log
             at_model_rate = await asyncio.to_thread(resample, upload.samples, upload.sample_rate, separator.sample_rate)
         with timer.stage("embed"):
-            embedding, cache_hit = await runtime.cache.get(query)
-        chunks = separator.chunking.split(torch.from_numpy(at_model_rate))  # [channels, n, window]
-        try:  # every channel is a mono signal of its own: the batcher sees channels x n chunks
-            job = batcher.submit(chunks.reshape(-1, chunks.shape[-1]), embedding)
+            embedded = await asyncio.gather(*(runtime.cache.get(text) for text in query))
+            if query_audio is not None:
+                example = await asyncio.to_thread(embed_example, separator, query_audio, example_limits)
+                embedded = [(joint_condition(text, example), hit) for text, hit in embedded] or [(example, False)]
+        windows = split_windows(separator.chunking, at_model_rate)
+        try:
+            job = batcher.submit(*per_query(windows, torch.stack([e for e, _ in embedded])), streamed=stream)
         except QueueFull as full:
             raise unavailable("queue_full", str(full), full.retry_after_s) from None
+        headers = {"X-Embedding-Cache": ",".join("hit" if hit else "miss" for _, hit in embedded)}
+        if stream:
+            wav = StreamedWav(separator, at_model_rate.shape[-1], upload, subtype, remove=mode == "remove")
+            return StreamingResponse(streamed_body(job, batcher, wav, metrics), media_type="audio/wav", headers=headers)
         separated = await result_unless_disconnected(job, batcher, request)
         timer.add("queue", job.queue_seconds)
         timer.add("inference", job.inference_seconds)
         with timer.stage("encode"):
-            merged = await asyncio.to_thread(
-                separator.chunking.merge, separated.reshape(chunks.shape), at_model_rate.shape[-1]
-            )
-            restored = await asyncio.to_thread(resample, merged.numpy(), separator.sample_rate, upload.sample_rate)
-            body = await asyncio.to_thread(
-                audio.encode, fit_length(restored, upload.frames), upload.sample_rate, format, subtype
+            targets = await asyncio.to_thread(restore, separated, separator, at_model_rate.shape[-1], upload)
+            names = stem_names(query or ["query audio"])
+            chosen = stems(names, targets, upload.samples, mode)
+            example_name = query_audio.filename if query_audio is not None else None
+            body, media_type = await asyncio.to_thread(
+                encode_stems, chosen, dict(zip(names, query)), mode, upload.sample_rate, format, subtype, example_name
             )
         metrics.audio_seconds.inc(upload.seconds * upload.channels)
-        return Response(
-            body,
-            media_type=audio.OUTPUT_FORMATS[format][1],
-            headers={"Server-Timing": timer.header(), "X-Embedding-Cache": "hit" if cache_hit else "miss"},
-        )
+        return Response(body, media_type=media_type, headers={"Server-Timing": timer.header(), **headers})
 
     @app.get(
         "/healthz",
@@ -205,7 +289,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def prometheus_metrics() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/v1/info", summary="Model, device, batching and limits", response_model=Info, responses=documented(503))
+    @app.get("/v1/info", summary="Model, device, batching and limits", response_model=Info, responses=documented(401, 503))
     async def info() -> Info:
         require_ready()
         separator = runtime.separator
@@ -217,7 +301,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             device=str(separator.device),
             dtype=separator.dtype,
             batching=BatchingInfo(
-                max_batch=settings.max_batch,
+                max_batch=runtime.batcher.max_batch,
                 max_wait_ms=settings.max_wait_ms,
                 chunk_seconds=chunking.window / separator.sample_rate,
                 overlap_seconds=chunking.overlap / separator.sample_rate,
@@ -228,6 +312,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_channels=settings.max_channels,
                 max_queue_seconds=settings.max_queue_seconds,
                 max_query_chars=MAX_QUERY_CHARS,
+                max_queries=settings.max_queries,
+                max_query_audio_seconds=MAX_QUERY_AUDIO_SECONDS,
             ),
             input_formats=INPUT_FORMATS,
             output_formats=list(audio.OUTPUT_FORMATS),
@@ -235,6 +321,51 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     return app
+
+
+def check_options(queries: list[str], example: bool, mode: Mode, stream: bool, format: str, max_queries: int) -> None:
+    if not queries and not example:
+        raise invalid("missing_query", "give a text `query`, a `query_audio` recording, or both")
+    if len(queries) > max_queries:
+        raise invalid("too_many_queries", f"{len(queries)} queries; this server takes at most {max_queries}")
+    if example and len(queries) > 1:
+        raise invalid("too_many_queries", "`query_audio` goes with one text `query` at most")
+    if stream and (len(queries) > 1 or mode == "both" or format != "wav"):
+        raise invalid(
+            "stream_unsupported", "stream=true returns one WAV: use one query, mode extract or remove, and format wav"
+        )
+
+
+def embed_example(separator: Separator, upload: UploadFile, limits: audio.Limits) -> torch.Tensor:
+    """The condition [D] of a `query_audio` recording; its errors name the field."""
+    try:
+        example = audio.decode(upload.file, limits)
+        return separator.embed_audio(example.samples, example.sample_rate)
+    except ApiError as error:
+        raise ApiError(error.status_code, error.code, f"query_audio: {error.detail}") from None
+    except QueryByExampleUnavailable as error:
+        raise invalid("query_by_example_unavailable", str(error)) from None
+
+
+async def streamed_body(job: Job, batcher: Batcher, wav: StreamedWav, metrics: Metrics) -> AsyncIterator[bytes]:
+    """The WAV header, then each window's samples once every channel of it is separated. If
+    inference fails after the header, the error propagates and uvicorn closes the connection without
+    the final empty chunk: the client sees a truncated body, never a complete file with a gap."""
+    channels = wav.upload.channels
+    finished: set[int] = set()
+    try:
+        yield wav.header()
+        for window in range(wav.windows):
+            rows = range(window * channels, (window + 1) * channels)
+            while not finished.issuperset(rows):
+                index = await job.ready_chunks.get()
+                if index is None:  # the batch failed
+                    job.done.result()  # raises its error
+                finished.add(index)
+            yield await asyncio.to_thread(wav.push, job.results[rows.start : rows.stop])
+        metrics.audio_seconds.inc(wav.upload.seconds * channels)
+    finally:  # a no-op once every chunk ran; if the client left mid-stream (we are cancelled), drop the rest
+        batcher.cancel(job)
 
 
 async def result_unless_disconnected(job: Job, batcher: Batcher, request: Request) -> torch.Tensor:

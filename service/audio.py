@@ -16,6 +16,9 @@ OutputSubtype = Literal["PCM_16", "FLOAT"]
 # form value -> (libsndfile format, Content-Type)
 OUTPUT_FORMATS = {"wav": ("WAV", "audio/wav"), "flac": ("FLAC", "audio/flac")}
 OUTPUT_SUBTYPES = get_args(OutputSubtype)
+# Telephone to studio rates; outside them a header is broken or hostile (a 1 GHz "recording").
+MIN_RATE, MAX_RATE = 1000, 384_000
+UNKNOWN_LENGTH = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,14 @@ def decode(file: BinaryIO, limits: Limits) -> Upload:
         info = sf.info(file)
     except sf.SoundFileError as error:
         raise unsupported_audio(f"not decodable audio: {reason(error)}") from error
-    if info.samplerate <= 0 or info.channels <= 0:
-        raise unsupported_audio(f"header declares {info.channels} channels at {info.samplerate} Hz")
-    limits.check(info.channels, info.frames / info.samplerate)
+    if not MIN_RATE <= info.samplerate <= MAX_RATE or info.channels <= 0:
+        raise unsupported_audio(
+            f"header declares {info.channels} channels at {info.samplerate} Hz; "
+            f"this server takes {MIN_RATE}-{MAX_RATE} Hz"
+        )
+    # A stream that does not declare its length (libsndfile: the largest count) is held by the capped read alone.
+    declared_frames = 0 if info.frames == UNKNOWN_LENGTH else info.frames
+    limits.check(info.channels, declared_frames / info.samplerate)
     max_frames = int(limits.max_seconds * info.samplerate)
     file.seek(0)
     try:
@@ -72,6 +80,8 @@ def decode(file: BinaryIO, limits: Limits) -> Upload:
     limits.check(upload.channels, upload.seconds)
     if upload.frames == 0:
         raise invalid("empty_audio", "the upload decodes to no samples")
+    if not np.isfinite(upload.samples).all():  # float files can hold NaN or infinity; the model cannot
+        raise invalid("non_finite_audio", "the audio holds NaN or infinite samples")
     return upload
 
 

@@ -61,7 +61,7 @@ async def on_validation_error(request: Request, error: RequestValidationError) -
     (400); anything else is an unacceptable value of a named field (422). Forms cannot tell an
     empty field from a missing one, so a missing query is a bad query too."""
     problems = error.errors()
-    fields = [str(problem["loc"][-1]) for problem in problems]
+    fields = [str(problem["loc"][1 if len(problem["loc"]) > 1 else 0]) for problem in problems]  # ("body", name, ...)
     message = "; ".join(f"{field}: {problem['msg']}" for field, problem in zip(fields, problems))
     if "file" in fields:
         return error_response(400, "malformed_form", message)
@@ -81,10 +81,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
 ERROR_DESCRIPTIONS = {
     400: "Malformed multipart form: not multipart, a required field missing, or `file` not a file.",
+    401: "API keys are configured and the request has no valid `Authorization: Bearer <key>`.",
+    408: "The upload took longer than the server's upload timeout to arrive.",
     413: "Upload too large (bytes) or too long (seconds), or too many channels.",
     415: "The file is not audio this server can decode (WAV, FLAC, OGG, MP3).",
-    422: "Unacceptable field value: query empty or over 512 characters, unknown format or subtype, empty audio.",
-    503: "Not ready (loading, warming up, shutting down) or the queue is full; retry after `Retry-After` seconds.",
+    422: "Unacceptable field value: query empty or over 512 characters, more queries than `max_queries` "
+    "(`too_many_queries`), unknown mode, format or subtype, `stream=true` with several queries, mode `both` or "
+    "FLAC (`stream_unsupported`), empty audio.",
+    503: "Not ready (loading, warming up, shutting down) or the queue is full: retry after `Retry-After` "
+    "seconds; or not answered within the server's request timeout.",
 }
 
 

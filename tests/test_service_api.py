@@ -68,6 +68,8 @@ def test_info_describes_model_batching_and_limits(server):
         "max_channels": 2,
         "max_queue_seconds": 1800.0,
         "max_query_chars": 512,
+        "max_queries": 8,
+        "max_query_audio_seconds": 30.0,
     }
     assert "textsep_model_info" in httpx.get(server.url + "/metrics").text
     assert httpx.get(server.url + "/docs").status_code == 200

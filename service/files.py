@@ -1,0 +1,160 @@
+"""`textsep separate` over many files: the service's own runtime and batcher, in-process.
+
+Files are decoded, cut and queued a few at a time, so chunks of different files share batches
+exactly as concurrent requests do; each file becomes the stems its mode asks for. A file that fails
+(undecodable, too long, unwritable) is reported at the end and the rest still run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile as sf
+import torch
+from tqdm import tqdm
+
+from model.separator import resample
+from service import audio
+from service.errors import ApiError
+from service.metrics import Metrics
+from service.runtime import Phase, Runtime, batch_ceiling
+from service.settings import Settings
+from service.stems import Mode, chosen_names, per_query, restore, split_windows, stem_names, stems
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
+FILES_IN_FLIGHT = 4  # enough to fill batches across files, few enough to bound memory
+PROGRESS = "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s of audio [{elapsed}<{remaining}]"
+
+
+@dataclass
+class Task:
+    source: Path
+    destinations: dict[str, Path]  # stem name -> output file
+    milliseconds: int  # of audio, from the header; 0 if it cannot be read (the file then fails when decoded)
+
+
+def find_sources(patterns: list[str]) -> list[Path]:
+    """Files, folders (every audio file below them) and globs -> sorted, distinct files."""
+    found: set[Path] = set()
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            found.update(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+        elif glob.has_magic(pattern):
+            found.update(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+        else:
+            found.add(path)  # a missing file is reported as a failure, like a broken one
+    return sorted(found)
+
+
+def plan(sources: list[Path], names: list[str], mode: Mode, output: Path) -> list[Task]:
+    """Where each source's stems go: `output` itself for one file and one stem with an audio file
+    name (the single-file form), else `output/<source's path below the sources' common folder,
+    without its extension>/<stem>.wav`, so that files of the same name in other folders stay apart."""
+    chosen = chosen_names(names, mode)
+    if len(sources) == 1 and len(chosen) == 1 and output.suffix.lower() in AUDIO_SUFFIXES:
+        return [Task(sources[0], {chosen[0]: output}, header_milliseconds(sources[0]))]
+    common = Path(os.path.commonpath([source.absolute().parent for source in sources]))
+    tasks = []
+    for source in sources:
+        folder = output / source.absolute().relative_to(common).with_suffix("")
+        tasks.append(Task(source, {name: folder / f"{name}.wav" for name in chosen}, header_milliseconds(source)))
+    return tasks
+
+
+def header_milliseconds(source: Path) -> int:
+    try:
+        info = sf.info(source)
+    except (sf.SoundFileError, OSError, RuntimeError):
+        return 0
+    return round(1000 * info.frames / info.samplerate) if info.samplerate else 0
+
+
+def separate_files(
+    settings: Settings, patterns: list[str], queries: list[str], mode: Mode, output: Path, force: bool
+) -> int:
+    """0 if every file was separated (or already was), 1 if any failed, 2 if nothing matched."""
+    sources = find_sources(patterns)
+    if not sources:
+        print(f"textsep: no audio files match {' '.join(patterns)}", file=sys.stderr)
+        return 2
+    names = stem_names(queries)
+    tasks = plan(sources, names, mode, output)
+    todo = [task for task in tasks if force or not all(path.exists() for path in task.destinations.values())]
+    if len(todo) < len(tasks):
+        print(f"skipping {len(tasks) - len(todo)} file(s) already separated (--force redoes them)", file=sys.stderr)
+    if not todo:
+        return 0
+    # Every chunk of a run may queue at once: the bound on queued audio is for the server's clients.
+    runtime = Runtime(settings.model_copy(update={"max_queue_seconds": math.inf}), Metrics(batch_ceiling(settings)))
+    runtime.start()
+    while runtime.phase in (Phase.LOADING, Phase.WARMING_UP):
+        time.sleep(0.05)
+    if not runtime.ready:
+        print(f"textsep: the model did not load: {runtime.failure}", file=sys.stderr)
+        return 1
+    try:
+        total = sum(task.milliseconds for task in todo)
+        with tqdm(total=total, unit_scale=0.001, desc="separating", bar_format=PROGRESS) as bar:  # counts ms, shows s
+            failures = asyncio.run(run(runtime, todo, queries, names, mode, settings, bar))
+    finally:
+        runtime.close()
+    for source, reason in failures.items():
+        print(f"failed: {source}: {reason}", file=sys.stderr)
+    print(f"{len(todo) - len(failures)} of {len(todo)} file(s) separated", file=sys.stderr)
+    return 1 if failures else 0
+
+
+async def run(
+    runtime: Runtime, tasks: list[Task], queries: list[str], names: list[str], mode: Mode, settings: Settings, bar: tqdm
+) -> dict[Path, str]:
+    """Every task, FILES_IN_FLIGHT at a time; returns the failed ones' reasons."""
+    conditions = runtime.separator.embed(queries)
+    limits = audio.Limits(max_seconds=settings.max_seconds, max_channels=settings.max_channels)
+    slots, failures = asyncio.Semaphore(FILES_IN_FLIGHT), {}
+
+    async def one(task: Task) -> None:
+        async with slots:
+            try:
+                await separate_one(runtime, task, conditions, names, mode, limits, bar)
+            except ApiError as error:  # what the server would answer: not audio, too long, ...
+                failures[task.source] = error.detail
+            except Exception as error:  # noqa: BLE001 - one file's failure must not stop the others
+                failures[task.source] = f"{type(error).__name__}: {error}"
+
+    await asyncio.gather(*(one(task) for task in tasks))
+    return failures
+
+
+async def separate_one(
+    runtime: Runtime,
+    task: Task,
+    conditions: torch.Tensor,
+    names: list[str],
+    mode: Mode,
+    limits: audio.Limits,
+    bar: tqdm,
+) -> None:
+    separator = runtime.separator
+    with task.source.open("rb") as file:
+        upload = await asyncio.to_thread(audio.decode, file, limits)
+    at_model_rate = await asyncio.to_thread(resample, upload.samples, upload.sample_rate, separator.sample_rate)
+    windows = split_windows(separator.chunking, at_model_rate)
+    job = runtime.batcher.submit(*per_query(windows, conditions), streamed=True)
+    for done in range(1, len(job.chunks) + 1):  # the bar moves chunk by chunk, to the file's length exactly
+        if await job.ready_chunks.get() is None:
+            break  # the batch failed: job.done holds the error
+        bar.update(task.milliseconds * done // len(job.chunks) - task.milliseconds * (done - 1) // len(job.chunks))
+    separated = await job.done
+    targets = await asyncio.to_thread(restore, separated, separator, at_model_rate.shape[-1], upload)
+    for name, samples in stems(names, targets, upload.samples, mode).items():
+        destination = task.destinations[name]
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(sf.write, destination, samples.T, upload.sample_rate)
