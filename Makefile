@@ -12,7 +12,7 @@ SYSTEM_PACKAGES := espeak-ng festival festvox-us-slt-hts festvox-kallpc16k flite
     sound-theme-freedesktop asterisk-core-sounds-en-wav nginx docker-compose chromium
 REPLICAS ?= 3
 
-.PHONY: install dev system-deps serve cluster test train quality bench clean
+.PHONY: install dev system-deps serve cluster test train quality bench soak clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -51,6 +51,10 @@ train: dev system-deps
 # Every speed benchmark side by side in one run (about 11 minutes on 2 cores) -> BENCHMARKS.md + plots.
 bench: dev
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench
+
+# Half an hour of mixed traffic against one server: errors, RSS, threads and open files (RELIABILITY.md).
+soak: dev
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.soak --minutes 30
 
 quality: dev system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.quality

@@ -77,7 +77,8 @@ def decode(file: BinaryIO, limits: Limits) -> Upload:
     except sf.SoundFileError as error:
         raise unsupported_audio(f"the audio could not be decoded: {reason(error)}") from error
     upload = Upload(np.ascontiguousarray(samples.T), sample_rate)
-    limits.check(upload.channels, upload.seconds)
+    if upload.frames > max_frames:  # the read stopped one frame past the limit: the true length is unknown
+        raise too_large("audio_too_long", f"the audio is longer than this server's limit of {limits.max_seconds:g} s")
     if upload.frames == 0:
         raise invalid("empty_audio", "the upload decodes to no samples")
     if not np.isfinite(upload.samples).all():  # float files can hold NaN or infinity; the model cannot
