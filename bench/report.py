@@ -314,9 +314,9 @@ def findings(run: Run) -> str:
         lines.append(
             f"- **Short clips under load**: alone, a 1-2 s clip takes {number(run.short_alone, 3)} s (median); at "
             f"{clients(busy['concurrency'])} its p95 is {number(busy['short_latency']['p95'])} s "
-            f"({busy['short_latency']['p95'] / run.short_alone:.1f}×). The batcher runs first the request that "
-            "would finish first had it run alone from its arrival, so a short clip overtakes the long ones queued "
-            "before it and waits mostly for the batch already running; with max_batch=1 its p95 is "
+            f"({busy['short_latency']['p95'] / run.short_alone:.1f}×). The batcher runs the earliest deadline "
+            "first (arrival + 10 × the request's own work), so a short clip overtakes the long ones queued before "
+            "it; with max_batch=1 its p95 is "
             + (f"{number(level_at(run.serial, GOAL_CLIENTS)['short_latency']['p95'])} s." if run.serial else "–.")
         )
     lines += memory_findings(run)

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     max_batch: int | Literal["auto"] = Field(
         "auto",
         description="Most chunks run in one forward pass, or `auto`: the size with the best measured throughput "
-        "(within 5%, the smallest such), timed at warm-up on this machine.",
+        "(within 5%, the largest such), timed at warm-up on this machine.",
     )
     max_wait_ms: float = Field(10.0, ge=0, description="Longest wait for a batch to fill once a chunk is queued.")
     chunk_seconds: float | None = Field(

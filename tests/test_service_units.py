@@ -84,11 +84,11 @@ def run_in_order(jobs: list[tuple[torch.Tensor, float]], waited_s: list[float]) 
     return ran
 
 
-def test_batcher_runs_first_the_job_that_would_finish_first_alone_so_long_jobs_age_instead_of_starving():
+def test_batcher_runs_the_earliest_deadline_first_so_short_jobs_overtake_and_long_ones_cannot_starve():
     long_then_short = [(chunks(3, 1.0), 0), (chunks(1, 5.0), 0)]
-    assert run_in_order(long_then_short, [0, 0]) == [5.0, 1.0, 1.0, 1.0]  # shortest remaining work first
-    # The long job has waited longer than its own work (3 chunks at 1e-4 s per sample, 8 samples each):
-    # it is due before a newcomer.
+    assert run_in_order(long_then_short, [0, 0]) == [5.0, 1.0, 1.0, 1.0]  # the short job is due first
+    # The long job has waited STRETCH times its work (3 chunks of 8 samples at under 1e-4 s per sample)
+    # and more: it is due before a newcomer.
     assert run_in_order(long_then_short, [1.0, 0]) == [1.0, 1.0, 1.0, 5.0]
 
 
@@ -117,10 +117,11 @@ def test_batcher_batches_hold_chunks_of_one_length():
     "seconds_per_pass, chosen",
     [
         (lambda size: 0.01 * size**1.5, 1),  # CPU-like: a bigger batch is slower per chunk
+        (lambda size: 0.04 * size, 2),  # as fast per chunk: the tie goes to the bigger batch, then doubling stops
         (lambda size: 0.01, 8),  # GPU-like: a batch costs what one chunk costs, up to the ceiling
     ],
 )
-def test_warm_up_chooses_the_smallest_batch_size_near_the_best_time_per_chunk(seconds_per_pass, chosen):
+def test_warm_up_chooses_the_largest_batch_size_near_the_best_time_per_chunk(seconds_per_pass, chosen):
     shapes = []
 
     def separate(x, conditions):

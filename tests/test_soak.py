@@ -57,8 +57,9 @@ def raw_upload(server: Server, size: int) -> tuple[bytes, bytes]:
 
 def test_twice_the_load_it_can_serve_is_shed_with_503_and_retry_after(server):
     clip = audio_bytes(np.random.default_rng(0), 30.0, 16000, 1, "WAV")
-    # three times the one-at-a-time rate: at least twice what the server can serve with batching
-    result = asyncio.run(overload(server.url, server.process.pid, clip, seconds=15.0, factor=3.0))
+    # four times the one-at-a-time rate: at least twice what the server serves, even when batching or a
+    # quieter machine lets it serve more than the one-at-a-time rate measured before (seen: 1.5x)
+    result = asyncio.run(overload(server.url, server.process.pid, clip, seconds=15.0, factor=4.0))
     summary = result.summary()
     print("overload:", json.dumps(summary))
     assert set(result.statuses) == {200, 503}, result.statuses
