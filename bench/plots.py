@@ -209,7 +209,7 @@ def plot_memory(run: Run, path: Path) -> Path | None:
     left.set_title("by batch size")
     left.legend(fontsize=8)
     for key, label, style in (
-        ("chunked", "chunks, batches of 8 (service)", "o-"),
+        ("chunked", "fixed windows, bounded batches", "o-"),
         ("whole", "whole file, one pass (baseline)", "s--"),
     ):
         lengths = {float(k): v["peak_rss_bytes"] / MIB for k, v in memory[key].items()}
