@@ -46,7 +46,7 @@ test: dev system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 train: dev system-deps
-	HF_HUB_OFFLINE=1 $(BIN)/python -m model.train
+	HF_HUB_OFFLINE=1 $(BIN)/python -m training.train
 
 # Every speed benchmark side by side in one run (about 11 minutes on 2 cores) -> BENCHMARKS.md + plots.
 bench: dev
@@ -57,7 +57,7 @@ soak: dev
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.soak --minutes 30
 
 quality: dev system-deps
-	HF_HUB_OFFLINE=1 $(BIN)/python -m bench.quality
+	HF_HUB_OFFLINE=1 $(BIN)/python -m training.quality
 
 clean:
 	rm -rf $(VENV) .pytest_cache

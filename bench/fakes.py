@@ -1,4 +1,5 @@
-"""Stand-ins for the official CLAP files, made from the reference manifest of the real checkpoint.
+"""Stand-ins for the official CLAP files, made from the tensor layout of the real checkpoint
+(`tests/data/laion_clap_tensors.json`, kept by the project).
 
 The benchmarks time the CLAP text branch without the 2 GB checkpoint (speed does not depend on the
 weights' values), and the tests check the key mapping against every tensor name and shape the real
@@ -9,14 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
-CLAP_MANIFEST = "reference/laion_clap_htsat_base_roberta_state_dict.json"
+CLAP_LAYOUT = REPO / "tests/data/laion_clap_tensors.json"
 TEXT_TOWER_PREFIXES = ("text_branch.", "text_projection.")
 
 
@@ -33,12 +32,9 @@ def fake_tensor(name: str, shape: list[int]) -> torch.Tensor:
     return 0.1 * torch.randn(shape)
 
 
-def fake_clap_state(shared_dir: Path = SHARED, prefixes: tuple[str, ...] = ("",)) -> dict[str, torch.Tensor]:
+def fake_clap_state(prefixes: tuple[str, ...] = ("",)) -> dict[str, torch.Tensor]:
     """Every tensor of the LAION-CLAP checkpoint whose name starts with one of `prefixes`, seeded."""
-    manifest_path = shared_dir / CLAP_MANIFEST
-    if not manifest_path.is_file():
-        raise FileNotFoundError(f"CLAP reference manifest not found at {manifest_path}; set SHARED_DIR")
-    tensors = json.loads(manifest_path.read_text())["tensors"]
+    tensors = json.loads(CLAP_LAYOUT.read_text())["tensors"]
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(0)
     try:
@@ -62,7 +58,7 @@ def write_tiny_roberta_tokenizer(directory: Path) -> Path:
 
 def fake_clap_text_encoder(tokenizer_dir: Path, device: str | torch.device = "cpu"):
     """The CLAP text branch (RoBERTa-base + projection) with random weights of the real shapes."""
-    from model.clap import ClapTextEncoder
+    from model.encoders.clap import ClapTextEncoder
 
     state = fake_clap_state(prefixes=TEXT_TOWER_PREFIXES)
     return ClapTextEncoder(state, write_tiny_roberta_tokenizer(tokenizer_dir), device)

@@ -2,9 +2,10 @@
 
 from model.checkpoint import StateDictMismatch, load_audiosep_resunet, load_checkpoint, save_checkpoint
 from model.chunking import Chunking
+from model.encoders.text import MiniLMEncoder, TextEncoder
+from model.files import MissingModelFile
 from model.resunet import PRESETS, ResUNet, ResUNetConfig
 from model.separator import QueryByExampleUnavailable, Separator, joint_condition
-from model.text import MiniLMEncoder, MissingModelFile, TextEncoder
 
 __all__ = [
     "PRESETS",

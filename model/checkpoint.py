@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
+from model.files import require_file
 from model.resunet import ResUNet, ResUNetConfig
-from model.text import require_file
 
 AUDIOSEP_PREFIX = "ss_model."
 # torchlibrosa's fixed STFT/ISTFT kernels: torch.stft/istft compute the same transform.
@@ -78,9 +78,9 @@ def audiosep_resunet_state(state: dict[str, torch.Tensor], source: str) -> dict[
     return network
 
 
-def load_audiosep_resunet(path: Path | str, setting: str | None = None) -> ResUNet:
+def load_audiosep_resunet(path: Path | str) -> ResUNet:
     """The official ResUNet30 with the weights of `audiosep_base_4M_steps.ckpt`, in eval mode."""
-    path = require_file(path, "AudioSep checkpoint", setting)
+    path = require_file(path, "AudioSep checkpoint")
     model = ResUNet.from_preset("audiosep-base")
     load_strict(model, audiosep_resunet_state(load_state_dict_file(path), str(path)), str(path))
     return model.eval()
@@ -98,11 +98,11 @@ def save_network(path: Path | str, file_format: str, config: dict, network: torc
 
 
 def load_network(
-    path: Path | str, file_format: str, build: Callable[[dict], torch.nn.Module], what: str, setting: str | None = None
+    path: Path | str, file_format: str, build: Callable[[dict], torch.nn.Module], what: str
 ) -> tuple[torch.nn.Module, dict]:
     """A file `save_network` wrote -> (the network `build(config)` makes, loaded strictly, in eval
     mode; the rest of the file's metadata)."""
-    path = require_file(path, what, setting)
+    path = require_file(path, what)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
@@ -120,8 +120,8 @@ def save_checkpoint(path: Path | str, model: ResUNet, **metadata) -> None:
     save_network(path, PROJECT_FORMAT, model.config.to_dict(), model, **metadata)
 
 
-def load_checkpoint(path: Path | str, setting: str | None = None) -> tuple[ResUNet, dict]:
+def load_checkpoint(path: Path | str) -> tuple[ResUNet, dict]:
     """A project checkpoint -> (network in eval mode, the rest of the file's metadata)."""
     return load_network(
-        path, PROJECT_FORMAT, lambda config: ResUNet(ResUNetConfig.from_dict(config)), "model checkpoint", setting
+        path, PROJECT_FORMAT, lambda config: ResUNet(ResUNetConfig.from_dict(config)), "model checkpoint"
     )

@@ -24,8 +24,8 @@ import torch.nn.functional as F
 
 from model.checkpoint import load_audiosep_resunet, load_checkpoint
 from model.chunking import Chunking
+from model.encoders.text import MiniLMEncoder, TextEncoder
 from model.resunet import ResUNet, ResUNetConfig
-from model.text import MiniLMEncoder, TextEncoder
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 PRETRAINED = {"bundled": WEIGHTS_DIR / "bundled-small.pt"}
@@ -136,13 +136,13 @@ class Separator:
 
     @classmethod
     def from_checkpoint(
-        cls, path: Path | str, setting: str | None = None, query_audio: Path | str | None = None, **options
+        cls, path: Path | str, query_audio: Path | str | None = None, **options
     ) -> Separator:
         """A project checkpoint; its metadata names the text encoder it was trained with.
-        `query_audio`: an audio-query encoder trained into that encoder's space (`model.query_audio`)."""
-        from model.query_audio import QueryAudioEncoder
+        `query_audio`: an audio-query encoder trained into that encoder's space (`model.encoders.query_audio`)."""
+        from model.encoders.query_audio import QueryAudioEncoder
 
-        model, metadata = load_checkpoint(path, setting)
+        model, metadata = load_checkpoint(path)
         encoder_name = metadata.get("text_encoder", MiniLMEncoder.name)
         if encoder_name != MiniLMEncoder.name:
             raise ValueError(f"{path} was trained with text encoder {encoder_name!r}, which cannot be built here")
@@ -163,11 +163,11 @@ class Separator:
     ) -> Separator:
         """The official release: AudioSep checkpoint + LAION-CLAP checkpoint + RoBERTa tokenizer files.
         Both CLAP towers are built from the one file: text queries and queries by example."""
-        from model.clap import CHECKPOINT_SETTING, ClapAudioEncoder, ClapTextEncoder, load_laion_clap_state_dict
+        from model.encoders.clap import ClapAudioEncoder, ClapTextEncoder, load_laion_clap_state_dict
 
         model = load_audiosep_resunet(checkpoint)
         device = options.get("device") or default_device()
-        clap_state = load_laion_clap_state_dict(clap_checkpoint, CHECKPOINT_SETTING)  # read once, for both towers
+        clap_state = load_laion_clap_state_dict(clap_checkpoint)  # read once, for both towers
         encoder = ClapTextEncoder(clap_state, tokenizer_dir, device=device)
         return cls(model, encoder, audio_encoder=ClapAudioEncoder(clap_state, device=device), **options)
 

@@ -13,12 +13,11 @@ from typing import get_args
 import uvicorn
 from pydantic import ValidationError
 
-from model.text import MissingModelFile
 from service import access_log
 from service.app import create_app
 from service.files import separate_files
 from service.runtime import Runtime
-from service.settings import Settings
+from service.settings import ConfigurationError, Settings, check_model_files, describe_validation_error
 from service.stems import Mode
 
 STARTUP_FAILED = 3  # uvicorn's own exit code for a failed startup
@@ -73,14 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
+    try:  # a setting to fix is not a bug: say what and how, no traceback
         settings = Settings()
-        if args.command == "serve":
-            return serve(settings)
-        return separate_files(settings, args.inputs, args.query, args.mode, args.output, args.force)
-    except (ValidationError, MissingModelFile) as error:  # a setting to fix, not a bug: no traceback
+        check_model_files(settings)
+    except ValidationError as error:
+        print(f"textsep: {describe_validation_error(error)}", file=sys.stderr)
+        return 2
+    except ConfigurationError as error:
         print(f"textsep: {error}", file=sys.stderr)
         return 2
+    if args.command == "serve":
+        return serve(settings)
+    return separate_files(settings, args.inputs, args.query, args.mode, args.output, args.force)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from model.separator import QueryByExampleUnavailable, Separator, joint_condition, resample
 from service import audio
 from service.access_log import AccessLog
-from service.auth import ApiKeys, configured_keys
+from service.auth import ApiKeys
 from service.batcher import Batcher, Job, QueueFull
 from service.errors import ApiError, documented, install_error_handlers, invalid, unavailable
 from service.metrics import Metrics, StageTimer
@@ -187,7 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The last added runs first: context (ID, metrics, log) > keys > timeout > upload limits > app.
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes, timeout_s=settings.upload_timeout_s)
     app.add_middleware(RequestTimeout, seconds=settings.request_timeout_s)
-    if keys := configured_keys(settings):
+    if keys := settings.keys:
         app.add_middleware(ApiKeys, keys=keys, metrics_need_key=settings.metrics_need_key)
     app.add_middleware(RequestContext, metrics=metrics, access_log=AccessLog(settings.log_queries))
     install_error_handlers(app)

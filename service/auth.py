@@ -8,39 +8,16 @@ Keys are compared in constant time, each against every configured key, and never
 from __future__ import annotations
 
 import hmac
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.errors import error_response
 
-if TYPE_CHECKING:
-    from service.settings import Settings
-
 # Load balancers, the web page and people reading the docs need no key; /metrics is open unless a
 # setting says so. The page's own calls to the API do need one.
 OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 OPEN_PREFIXES = ("/static/",)
-
-
-def parse_keys(text: str, separator: str) -> list[str]:
-    """Keys from a setting (comma-separated) or a file (one a line, `#` comments), blanks dropped."""
-    return [key for part in text.split(separator) if (key := part.split("#", 1)[0].strip())]
-
-
-def read_keys_file(path: Path) -> list[str]:
-    keys = parse_keys(path.read_text(), "\n")
-    if not keys:  # a key file meant to lock the API must not silently leave it open
-        raise ValueError(f"the API key file {path} holds no keys")
-    return keys
-
-
-def configured_keys(settings: Settings) -> list[str]:
-    """TEXTSEP_API_KEYS and the keys in TEXTSEP_API_KEYS_FILE; none: the API is open."""
-    keys = parse_keys(settings.api_keys.get_secret_value(), ",")
-    return keys + (read_keys_file(settings.api_keys_file) if settings.api_keys_file else [])
 
 
 class ApiKeys:

@@ -12,11 +12,10 @@ import logging
 import threading
 
 from model.separator import Separator
-from model.text import require_file
 from service.batcher import Batcher
 from service.cache import EmbeddingCache
 from service.metrics import Metrics
-from service.settings import Settings, env_name
+from service.settings import Settings, check_model_files
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +35,6 @@ def batch_ceiling(settings: Settings) -> int:
     return AUTO_BATCH_CEILING if settings.max_batch == "auto" else settings.max_batch
 
 
-def check_model_files(settings: Settings) -> None:
-    for path, what, variable in settings.required_files():
-        require_file(path, what, variable)
-
-
 def load_separator(settings: Settings) -> Separator:
     """The model the settings name, on their device and dtype; the server and the CLI share it."""
     options = {"device": settings.device, "dtype": settings.dtype}
@@ -50,9 +44,9 @@ def load_separator(settings: Settings) -> Separator:
     if settings.model == "bundled":
         return Separator.from_pretrained("bundled", **options)
     if settings.model == "audiosep":
-        paths = [path for path, _, _ in settings.required_files()]
+        paths = [required.path for required in settings.required_files()]
         return Separator.from_audiosep(*paths, **options)
-    return Separator.from_checkpoint(settings.model, setting=env_name("model"), **options)
+    return Separator.from_checkpoint(settings.model, **options)
 
 
 class Runtime:

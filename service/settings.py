@@ -3,23 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
-from pydantic import AliasChoices, Field, FilePath, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    FilePath,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.auth import read_keys_file
-
 ENV_PREFIX = "TEXTSEP_"
+# The settings `model=audiosep` needs: what each is, and which file of the official release it is.
 AUDIOSEP_FILES = {
-    "audiosep_checkpoint": "AudioSep checkpoint",
-    "clap_checkpoint": "CLAP checkpoint",
-    "clap_tokenizer_dir": "CLAP tokenizer directory",
+    "audiosep_checkpoint": ("AudioSep checkpoint", "audiosep_base_4M_steps.ckpt from the AudioSep release"),
+    "clap_checkpoint": (
+        "LAION-CLAP checkpoint",
+        "music_speech_audioset_epoch_15_esc_89.98.pt from the LAION-CLAP release",
+    ),
+    "clap_tokenizer_dir": (
+        "RoBERTa tokenizer directory",
+        "a folder holding roberta-base's vocab.json and merges.txt",
+    ),
 }
 
 
 def env_name(field: str) -> str:
     return ENV_PREFIX + field.upper()
+
+
+def parse_keys(text: str, separator: str) -> list[str]:
+    """Keys from a setting (comma-separated) or a file (one a line, `#` comments), blanks dropped."""
+    return [key for part in text.split(separator) if (key := part.split("#", 1)[0].strip())]
 
 
 class Settings(BaseSettings):
@@ -85,6 +104,8 @@ class Settings(BaseSettings):
         description="Port `serve` listens on (plain `PORT` works too).",
     )
 
+    _keys: list[str] = PrivateAttr(default_factory=list)
+
     @field_validator("max_batch")
     @classmethod
     def positive_batch(cls, value: int | str) -> int | str:
@@ -93,23 +114,63 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def audiosep_needs_its_files(self) -> Settings:
-        if self.model == "audiosep":
-            unset = [env_name(field) for field in AUDIOSEP_FILES if getattr(self, field) is None]
-            if unset:
-                raise ValueError(f"{env_name('model')}=audiosep needs {', '.join(unset)}")
-        return self
-
-    @model_validator(mode="after")
-    def api_keys_file_holds_keys(self) -> Settings:
+    def read_api_keys(self) -> Settings:
+        """TEXTSEP_API_KEYS and the keys in TEXTSEP_API_KEYS_FILE, read once, here."""
+        keys = parse_keys(self.api_keys.get_secret_value(), ",")
         if self.api_keys_file is not None:
-            read_keys_file(self.api_keys_file)  # raises for a file without keys
+            from_file = parse_keys(self.api_keys_file.read_text(), "\n")
+            if not from_file:  # a key file meant to lock the API must not silently leave it open
+                raise ValueError(f"the API key file {self.api_keys_file} holds no keys")
+            keys += from_file
+        self._keys = keys
         return self
 
-    def required_files(self) -> list[tuple[Path, str, str]]:
-        """(path, what it is, the variable that sets it) for every file the model setting needs."""
+    @property
+    def keys(self) -> list[str]:
+        """Every configured API key; none: the API is open."""
+        return self._keys
+
+    def required_files(self) -> list[RequiredFile]:
+        """Every file the model setting needs, with the variable that sets it (path None: unset)."""
         if self.model == "bundled":
             return []
         if self.model == "audiosep":
-            return [(getattr(self, field), what, env_name(field)) for field, what in AUDIOSEP_FILES.items()]
-        return [(Path(self.model), "model checkpoint", env_name("model"))]
+            return [
+                RequiredFile(getattr(self, field), what, env_name(field), release)
+                for field, (what, release) in AUDIOSEP_FILES.items()
+            ]
+        return [RequiredFile(Path(self.model), "model checkpoint", env_name("model"), "a checkpoint of this project")]
+
+
+class RequiredFile(NamedTuple):
+    path: Path | None
+    what: str
+    variable: str
+    release: str  # where such a file comes from
+
+
+class ConfigurationError(Exception):
+    """A setting to fix, not a bug: the message says which and how; `textsep` prints it without a traceback."""
+
+
+def check_model_files(settings: Settings) -> None:
+    """Every unset or missing file the model setting needs, in one message (not just the first)."""
+    problems = []
+    for required in settings.required_files():
+        state = "is not set" if required.path is None else f"= {required.path}: not found"
+        if required.path is None or not required.path.exists():
+            problems.append(f"  {required.variable} {state}\n      ({required.what}: {required.release})")
+    if problems:
+        raise ConfigurationError(
+            f"{env_name('model')}={settings.model} needs {len(problems)} more file(s):\n" + "\n".join(problems)
+        )
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """pydantic's report as one line per variable: `TEXTSEP_X: what is wrong (got 'value')`."""
+    lines = []
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"]) or "settings"
+        got = f" (got {problem['input']!r})" if isinstance(problem.get("input"), (str, int, float)) else ""
+        lines.append(f"  {env_name(field)}: {problem['msg']}{got}")
+    return "invalid settings:\n" + "\n".join(lines)

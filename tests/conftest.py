@@ -6,14 +6,6 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # any attempt to reach a model hub fails loudly
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        raise FileNotFoundError(f"shared/ not found at {SHARED}; set SHARED_DIR")
-    return SHARED
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +19,7 @@ def bundled():
 def heldout_pool():
     """Two clips per class of the held-out `test` split (other seeds, voices and melodies than
     training), rendered once into .cache/ and reused by later runs."""
-    from model.data import SourcePool, build_pool
+    from training.corpus import SourcePool, build_pool
 
     return SourcePool.load(build_pool(REPO / ".cache/test-corpus", "test", clips_per_class=2, progress=False))
 
@@ -35,7 +27,7 @@ def heldout_pool():
 @pytest.fixture(scope="session")
 def heldout_mixtures(heldout_pool):
     """26 fixed 4 s mixtures at 16 kHz, two per class."""
-    from bench.quality import held_out_set
+    from training.quality import held_out_set
 
     return held_out_set(heldout_pool, 26, 4 * 16000, seed=7)
 

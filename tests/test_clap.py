@@ -1,6 +1,6 @@
 """The LAION-CLAP encoders on a fake checkpoint with the real file's names and shapes.
 
-The fake is written from the reference manifest (shared/reference/), so the key mapping is checked
+The fake is written from the real checkpoint's tensor layout (tests/data/laion_clap_tensors.json), so the key mapping is checked
 against every tensor the official `music_speech_audioset_epoch_15_esc_89.98.pt` holds.
 """
 
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from bench.fakes import fake_clap_state, write_tiny_roberta_tokenizer
 from model import MissingModelFile, StateDictMismatch, TextEncoder
-from model.clap import (
+from model.encoders.clap import (
     CLAP_DIM,
     CLIP_SAMPLES,
     SAMPLE_RATE,
@@ -27,8 +27,8 @@ from model.clap import (
 
 
 @pytest.fixture(scope="module")
-def fake_state(shared_dir) -> dict[str, torch.Tensor]:
-    return fake_clap_state(shared_dir)
+def fake_state() -> dict[str, torch.Tensor]:
+    return fake_clap_state()
 
 
 @pytest.fixture(scope="module")
@@ -224,8 +224,8 @@ def test_log_mel_front_end_is_a_centred_stft():
     assert torch.allclose(features, expected, atol=1e-3)
 
 
-def test_missing_checkpoint_names_file_and_setting(tmp_path, tokenizer_dir):
-    with pytest.raises(MissingModelFile, match=r"nowhere\.pt.*AUDIOSEP_CLAP_CHECKPOINT"):
+def test_a_missing_checkpoint_or_tokenizer_file_is_named(tmp_path, tokenizer_dir):
+    with pytest.raises(MissingModelFile, match=r"LAION-CLAP checkpoint not found at .*nowhere\.pt"):
         ClapTextEncoder(tmp_path / "nowhere.pt", tokenizer_dir)
     with pytest.raises(MissingModelFile, match="vocab.json"):
         ClapTextEncoder(tmp_path / "nowhere.pt", tmp_path)

@@ -52,3 +52,21 @@ def test_a_folder_of_good_and_broken_files(tmp_path, audio_file):
     again = textsep(str(inputs / "a.wav"), str(inputs / "**" / "*.flac"), "--query", "a humming tone",
                     "--query", "noise", "--mode", "both", "-o", str(output))  # fmt: skip
     assert again.returncode == 0 and "skipping 2 file(s) already separated" in again.stderr, again.stderr
+
+
+def test_a_configuration_mistake_is_explained_without_a_traceback(tmp_path):
+    """`TEXTSEP_MODEL=audiosep` with one path wrong and two unset: every file named, exit 2."""
+    env = {**os.environ, "TEXTSEP_MODEL": "audiosep", "TEXTSEP_AUDIOSEP_CHECKPOINT": str(tmp_path / "ss.ckpt")}
+    env.pop("TEXTSEP_CLAP_CHECKPOINT", None), env.pop("TEXTSEP_CLAP_TOKENIZER_DIR", None)
+    done = subprocess.run([sys.executable, "-m", "service", "serve"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    for expected in ["ss.ckpt: not found", "TEXTSEP_CLAP_CHECKPOINT is not set", "TEXTSEP_CLAP_TOKENIZER_DIR is not set",
+                     "audiosep_base_4M_steps.ckpt", "music_speech_audioset_epoch_15_esc_89.98.pt"]:  # fmt: skip
+        assert expected in done.stderr, done.stderr
+
+    bad = subprocess.run([sys.executable, "-m", "service", "serve"], cwd=REPO, capture_output=True, text=True,
+                         env={**os.environ, "TEXTSEP_MAX_BATCH": "lots"}, timeout=120, check=False)  # fmt: skip
+    assert bad.returncode == 2 and "TEXTSEP_MAX_BATCH" in bad.stderr and "'lots'" in bad.stderr
+    assert "Traceback" not in bad.stderr and "errors.pydantic.dev" not in bad.stderr

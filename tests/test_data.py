@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from model.data import CLASSES, SPLIT_SEEDS, MixtureSampler, SourcePool, build_pool, fixed_mixtures
-from model.data.music import FLUID_R3, require_soundfont, soundfonts_for
-from model.data.pool import clip_rng
-from model.data.sources import render_clips
-from model.data.speech import ESPEAK_ACCENTS, ESPEAK_VARIANTS, FLITE_VOICES
-from model.data.tools import REQUIRED_TOOLS, require_tool
+from training.corpus import CLASSES, SPLIT_SEEDS, MixtureSampler, SourcePool, build_pool, fixed_mixtures
+from training.corpus.music import FLUID_R3, require_soundfont, soundfonts_for
+from training.corpus.pool import clip_rng
+from training.corpus.sources import render_clips
+from training.corpus.speech import ESPEAK_ACCENTS, ESPEAK_VARIANTS, FLITE_VOICES
+from training.corpus.tools import REQUIRED_TOOLS, require_tool
 
 SAMPLE_RATE = 16_000
 SEGMENT = 2 * SAMPLE_RATE

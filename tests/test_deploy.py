@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import difflib
 import re
+import shutil
 import subprocess
+import zipfile
 import sys
 from pathlib import Path
 
@@ -83,3 +85,32 @@ def test_deployment_files_set_only_settings_the_service_reads():
     files = [REPO / "Dockerfile", REPO / "docker-compose.yml", *MANIFESTS, *(REPO / "docker").glob("*.py")]
     for path in files:
         assert set(re.findall(r"\bTEXTSEP_[A-Z_]+\b", path.read_text())) <= settings, path.name
+
+
+def test_the_wheel_and_the_image_carry_inference_code_and_weights_only(tmp_path):
+    """Training, benchmarks and tests are not the serving package: neither the wheel nor the
+    Docker build context (what .dockerignore lets through) holds them."""
+    source = tmp_path / "clone"  # the tree as a clone has it: no build/ or egg-info of an editable install
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True)
+    for name in listed.stdout.splitlines():
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("textsep-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    packages = {name.split("/")[0] for name in names if not name.startswith("textsep-")}
+    assert packages == {"model", "service"}
+    for shipped in ["model/weights/bundled-small.pt", "model/weights/bundled-small-query-audio.pt",
+                    "model/encoders/clap.py", "service/static/index.html"]:  # fmt: skip
+        assert shipped in names
+
+    ignore = (REPO / ".dockerignore").read_text().split()
+    copied = re.findall(r"^COPY (?!--)(\S+)", (REPO / "Dockerfile").read_text(), re.M)
+    assert set(copied) <= {"pyproject.toml", "model", "service"}
+    assert "!training/" not in ignore and "!bench/" not in ignore
+    assert "!model/weights/bundled-small-query-audio.pt" in ignore  # query by example works in the image too

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.quality import build_example_pool, evaluate, example_conditions, run_conditions
 from model.metrics import improvements
+from training.quality import build_example_pool, evaluate, example_conditions, run_conditions
 
 EXAMPLES_ROOT = Path(__file__).resolve().parents[1] / ".cache/test-corpus/examples"
 # Measured 7.0 dB on these mixtures with the shipped encoder (label queries 7.1, captions 7.2 dB).

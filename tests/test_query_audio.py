@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from bench.fakes import fake_clap_state, write_tiny_roberta_tokenizer
-from bench.quality import build_example_pool
 from model import QueryByExampleUnavailable, ResUNet, Separator, joint_condition
 from model.checkpoint import AUDIOSEP_PREFIX
-from model.data.mixing import INT16_SCALE
-from model.query_audio import QueryAudioNet, save_query_audio
+from model.encoders.query_audio import QueryAudioNet, save_query_audio
 from model.separator import PRETRAINED
-from model.train import query_bank
-from model.train_query_audio import class_centroids, parse_args, train
+from training.corpus.mixing import INT16_SCALE
+from training.loop import query_bank
+from training.quality import build_example_pool
+from training.train_query_audio import class_centroids, parse_args, train
 
 TEST_CORPUS = Path(__file__).resolve().parents[1] / ".cache/test-corpus"  # shared with conftest's held-out pool
 EXAMPLES_ROOT = TEST_CORPUS / "examples"
@@ -41,13 +41,13 @@ def assert_unit_condition(separator: Separator, dim: int, samples: np.ndarray, r
 
 
 @pytest.fixture(scope="module")
-def official(tmp_path_factory, shared_dir):
+def official(tmp_path_factory):
     directory = tmp_path_factory.mktemp("audiosep")
     network = ResUNet.from_preset("audiosep-base")
     checkpoint = directory / "audiosep_base_4M_steps.ckpt"
     torch.save({"state_dict": {AUDIOSEP_PREFIX + k: v for k, v in network.state_dict().items()}}, checkpoint)
     clap = directory / "music_speech_audioset_epoch_15_esc_89.98.pt"
-    state = fake_clap_state(shared_dir)
+    state = fake_clap_state()
     torch.save({"epoch": 15, "state_dict": {f"module.{name}": tensor for name, tensor in state.items()}}, clap)
     del state
     tokenizer = write_tiny_roberta_tokenizer(directory / "tokenizer")

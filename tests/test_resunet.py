@@ -1,17 +1,18 @@
 """The network: official layout, strict loading, batch invariance, finite output."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
-from model import ResUNet, StateDictMismatch, load_audiosep_resunet
+from model import MissingModelFile, ResUNet, StateDictMismatch, load_audiosep_resunet
 from model.checkpoint import AUDIOSEP_IGNORED, AUDIOSEP_PREFIX
 
 
 @pytest.fixture(scope="module")
-def manifest(shared_dir):
-    return json.loads((shared_dir / "reference/audiosep_resunet30_state_dict.json").read_text())["tensors"]
+def manifest():
+    return json.loads((Path(__file__).with_name("data") / "audiosep_resunet30_tensors.json").read_text())["tensors"]
 
 
 def network_tensors(manifest):
@@ -83,9 +84,9 @@ def test_checkpoint_errors_list_the_offending_tensors(tmp_path, manifest):
         load_audiosep_resunet(path)
 
 
-def test_missing_checkpoint_names_file_and_setting(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"nowhere\.ckpt.*AUDIOSEP_CHECKPOINT"):
-        load_audiosep_resunet(tmp_path / "nowhere.ckpt", setting="AUDIOSEP_CHECKPOINT")
+def test_a_missing_checkpoint_is_named_with_what_it_is(tmp_path):
+    with pytest.raises(MissingModelFile, match=r"AudioSep checkpoint not found at .*nowhere\.ckpt"):
+        load_audiosep_resunet(tmp_path / "nowhere.ckpt")
 
 
 @pytest.mark.parametrize("preset, seconds", [("bundled-small", 2.0), ("audiosep-base", 0.5)])

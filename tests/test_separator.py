@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from model.data import CLASSES
 from model.metrics import improvements
+from training.corpus import CLASSES
 
 SPEECH = [c.label for c in CLASSES].index("speech")
 

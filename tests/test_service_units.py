@@ -12,15 +12,13 @@ import soundfile as sf
 import torch
 from fastapi.testclient import TestClient
 
-from model.text import MissingModelFile
 from service import audio
 from service.app import create_app
 from service.batcher import Batcher, QueueFull
 from service.cache import EmbeddingCache, normalise
 from service.errors import ApiError
 from service.metrics import Metrics
-from service.runtime import check_model_files
-from service.settings import Settings
+from service.settings import ConfigurationError, Settings, check_model_files
 
 WINDOW = 8
 
@@ -242,17 +240,25 @@ def test_settings_from_environment(monkeypatch):
     assert all(field.description for field in Settings.model_fields.values())
 
 
-def test_missing_model_files_are_named_with_their_variable(tmp_path):
-    with pytest.raises(ValueError, match="TEXTSEP_CLAP_CHECKPOINT"):
-        Settings(model="audiosep", audiosep_checkpoint=tmp_path, clap_tokenizer_dir=tmp_path)
+def test_every_missing_model_file_is_named_with_its_variable_and_release_file(tmp_path):
+    with pytest.raises(ConfigurationError) as unset:
+        check_model_files(Settings(model="audiosep"))
+    for variable, release in [
+        ("TEXTSEP_AUDIOSEP_CHECKPOINT is not set", "audiosep_base_4M_steps.ckpt"),
+        ("TEXTSEP_CLAP_CHECKPOINT is not set", "music_speech_audioset_epoch_15_esc_89.98.pt"),
+        ("TEXTSEP_CLAP_TOKENIZER_DIR is not set", "vocab.json and merges.txt"),
+    ]:
+        assert variable in str(unset.value) and release in str(unset.value)
     settings = Settings(
         model="audiosep",
-        audiosep_checkpoint=tmp_path,
+        audiosep_checkpoint=tmp_path / "ss.ckpt",
         clap_checkpoint=tmp_path / "clap.pt",
         clap_tokenizer_dir=tmp_path,
     )
-    with pytest.raises(MissingModelFile, match=r"clap\.pt.*TEXTSEP_CLAP_CHECKPOINT"):
+    with pytest.raises(ConfigurationError, match="needs 2 more") as missing:
         check_model_files(settings)
+    assert "ss.ckpt: not found" in str(missing.value) and "clap.pt: not found" in str(missing.value)
+    assert "TEXTSEP_CLAP_TOKENIZER_DIR" not in str(missing.value)  # that one exists
 
 
 @pytest.fixture

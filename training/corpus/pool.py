@@ -152,7 +152,7 @@ class SourcePool:
         pool_dir = Path(pool_dir)
         manifest_path = pool_dir / MANIFEST
         if not manifest_path.exists():
-            raise FileNotFoundError(f"{manifest_path} not found; build the pool first (python -m model.data build)")
+            raise FileNotFoundError(f"{manifest_path} not found; build the pool first (python -m training.corpus build)")
         manifest = json.loads(manifest_path.read_text())
         labels = [c.label for c in CLASSES]
         clips: list[list[np.ndarray]] = [[] for _ in CLASSES]

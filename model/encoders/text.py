@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 import torch
 import torch.nn.functional as F
 
+from model.files import require_file
+
 
 @runtime_checkable
 class TextEncoder(Protocol):
@@ -20,21 +22,6 @@ class TextEncoder(Protocol):
     dim: int
 
     def encode(self, texts: list[str]) -> torch.Tensor: ...
-
-
-class MissingModelFile(FileNotFoundError):
-    """A file the model needs is not where the settings say; the message names both."""
-
-    def __init__(self, path: Path | str, what: str, setting: str | None = None):
-        where = f" (set by {setting})" if setting else ""
-        super().__init__(f"{what} not found at {path}{where}")
-
-
-def require_file(path: Path | str, what: str, setting: str | None = None) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise MissingModelFile(path, what, setting)
-    return path
 
 
 class MiniLMEncoder:

@@ -1,7 +1,7 @@
 """Separation quality of a model on held-out mixtures, beside the floor and the oracle ceiling.
 
-    python -m bench.quality                      # bundled model, own held-out split, writes bench/results/
-    python -m bench.quality --split independent  # recorded Debian sounds + FluidR3 instruments
+    python -m training.quality                      # bundled model, own held-out split, writes training/results/
+    python -m training.quality --split independent  # recorded Debian sounds + FluidR3 instruments
 
 For every mixture (a target plus one or two other classes at -5..+5 dB, 4 s, seeded) it reports
 SDRi and SI-SDRi for:
@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.data import CLASSES, SPLIT_SEEDS, MixtureSampler, SourcePool, build_pool
-from model.data.mixing import INT16_SCALE
 from model.metrics import improvements
 from model.separator import Separator
+from training.corpus import CLASSES, SPLIT_SEEDS, MixtureSampler, SourcePool, build_pool
+from training.corpus.mixing import INT16_SCALE
 
 RESULTS = Path(__file__).parent / "results"
 EXAMPLE_SEED = SPLIT_SEEDS["test"] + 500  # the example recordings' own seed: no mixture pool uses it

@@ -7,7 +7,7 @@ PANNs-style log-mel CNN (conv blocks, then mean + max pooling over time) with a 
 it against the caption embeddings of the synthetic corpus.
 
 `QueryAudioEncoder` wraps the network behind the same `encode_audio` interface as CLAP's audio tower
-(`model.clap.ClapAudioEncoder`), which is what `Separator.embed_audio` calls. It re-expresses the
+(`model.encoders.clap.ClapAudioEncoder`), which is what `Separator.embed_audio` calls. It re-expresses the
 network's output with the embeddings of the texts the separator was trained on (`onto_texts`).
 """
 
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.checkpoint import load_network, save_network
-from model.clap import check_waveforms
+from model.encoders.clap import check_waveforms
 
 FORMAT = "textsep-query-audio/1"
 
@@ -130,7 +130,7 @@ def onto_texts(embeddings: torch.Tensor, texts: torch.Tensor, temperature: float
     The separator was only ever conditioned on the embeddings of its training texts; the regressed
     vector lands near its class (cosine ~0.9) but off that set, and the FiLM layers answer such a
     vector with more leakage. Expressed through the nearest texts, the same queries went from 5.1 to
-    6.6 dB SDRi and from 1.5 to 4.7 dB SI-SDRi on the 390 held-out mixtures of bench/quality.py
+    6.6 dB SDRi and from 1.5 to 4.7 dB SI-SDRi on the 390 held-out mixtures of training/quality.py
     (text labels: 6.7 and 4.7 dB).
     """
     return F.normalize(torch.softmax(embeddings @ texts.T / temperature, dim=-1) @ texts, dim=-1)

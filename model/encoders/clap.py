@@ -23,12 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.checkpoint import StateDictMismatch, load_state_dict_file
-from model.text import require_file
+from model.files import require_file
 
 CLAP_NAME = "laion-clap-htsat-base-roberta"
 CLAP_DIM = 512
-CHECKPOINT_SETTING = "AUDIOSEP_CLAP_CHECKPOINT"
-TOKENIZER_SETTING = "AUDIOSEP_CLAP_TOKENIZER"
 
 Tower = Literal["text", "audio"]
 StateDict = Mapping[str, torch.Tensor]
@@ -42,12 +40,12 @@ DDP_PREFIX = "module."
 FILE_ONLY_BUFFER = "text_branch.embeddings.position_ids"
 
 
-def load_laion_clap_state_dict(path: Path | str, setting: str | None = None) -> dict[str, torch.Tensor]:
+def load_laion_clap_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
     """The LAION-CLAP tensors of a checkpoint file, without the DDP `module.` prefix.
 
     Accepts the training file (`{"state_dict": ...}`) as well as a bare state dict.
     """
-    path = require_file(path, "LAION-CLAP checkpoint", setting)
+    path = require_file(path, "LAION-CLAP checkpoint")
     state = load_state_dict_file(path)
     state = {key.removeprefix(DDP_PREFIX): tensor for key, tensor in state.items()}
     state.pop(FILE_ONLY_BUFFER, None)
@@ -181,11 +179,11 @@ def map_laion_clap_state_dict(state: StateDict, tower: Tower) -> ClapStateMappin
     return mapping
 
 
-def load_tower(network: nn.Module, checkpoint: Checkpoint, tower: Tower, setting: str | None) -> nn.Module:
+def load_tower(network: nn.Module, checkpoint: Checkpoint, tower: Tower) -> nn.Module:
     if isinstance(checkpoint, Mapping):
         state, source = checkpoint, "LAION-CLAP state dict"
     else:
-        state, source = load_laion_clap_state_dict(checkpoint, setting), str(checkpoint)
+        state, source = load_laion_clap_state_dict(checkpoint), str(checkpoint)
     map_laion_clap_state_dict(state, tower).load_into(network, source)
     return network.eval()
 
@@ -239,19 +237,16 @@ class ClapTextEncoder:
         checkpoint: Checkpoint,
         tokenizer_dir: Path | str,
         device: str | torch.device = "cpu",
-        *,
-        checkpoint_setting: str | None = CHECKPOINT_SETTING,
-        tokenizer_setting: str | None = TOKENIZER_SETTING,
     ):
         from transformers import ClapTextModelWithProjection, RobertaTokenizer
 
-        tokenizer_dir = require_file(tokenizer_dir, "RoBERTa tokenizer directory", tokenizer_setting)
+        tokenizer_dir = require_file(tokenizer_dir, "RoBERTa tokenizer directory")
         for name in ("vocab.json", "merges.txt"):
-            require_file(tokenizer_dir / name, "RoBERTa tokenizer file", tokenizer_setting)
+            require_file(tokenizer_dir / name, "RoBERTa tokenizer file")
         self.device = torch.device(device)
         self.tokenizer = RobertaTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
         model = build_uninitialised(lambda: ClapTextModelWithProjection(roberta_base_config()))
-        self.model = load_tower(model, checkpoint, "text", checkpoint_setting).to(self.device)
+        self.model = load_tower(model, checkpoint, "text").to(self.device)
 
     @torch.inference_mode()
     def encode(self, texts: list[str]) -> torch.Tensor:
@@ -360,12 +355,10 @@ class ClapAudioEncoder:
         self,
         checkpoint: Checkpoint,
         device: str | torch.device = "cpu",
-        *,
-        checkpoint_setting: str | None = CHECKPOINT_SETTING,
     ):
         self.device = torch.device(device)
         model = build_uninitialised(ClapAudioTower)
-        self.model = load_tower(model, checkpoint, "audio", checkpoint_setting).to(self.device)
+        self.model = load_tower(model, checkpoint, "audio").to(self.device)
 
     @torch.inference_mode()
     def encode_audio(self, waveforms: torch.Tensor) -> torch.Tensor:

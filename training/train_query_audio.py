@@ -1,6 +1,6 @@
 """Train the bundled model's audio-query encoder: clip of a class -> the MiniLM embedding of its text.
 
-    python -m model.train_query_audio --run runs/query-audio     # train (or continue) and export
+    python -m training.train_query_audio --run runs/query-audio     # train (or continue) and export
 
 Each step draws random crops (1-6 s; the clips last about 6 s) of training clips, with a random
 microphone colouring and, sometimes, a quieter sound of another class underneath, as a user's example
@@ -8,7 +8,7 @@ recording would have. Loss: cosine distance to the embedding of the clip's label
 captions (that lands the vector where the separator's conditions live), plus a cross-entropy over
 the classes' mean text embeddings (that keeps classes apart). The export also stores the embeddings
 of those texts, through which the encoder expresses its output at inference
-(`model.query_audio.onto_texts`). Every step's batch comes from a generator seeded by (seed, step),
+(`model.encoders.query_audio.onto_texts`). Every step's batch comes from a generator seeded by (seed, step),
 so a resumed run sees exactly the data an uninterrupted one would.
 """
 
@@ -22,13 +22,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model.data import CLASSES, SourcePool, build_pool
-from model.data.augment import random_equaliser
-from model.data.mixing import INT16_SCALE
-from model.query_audio import QueryAudioConfig, QueryAudioNet, save_query_audio
+from model.encoders.query_audio import QueryAudioConfig, QueryAudioNet, save_query_audio
+from model.encoders.text import MiniLMEncoder
 from model.separator import QUERY_AUDIO
-from model.text import MiniLMEncoder
-from model.train import add_run_arguments, learning_rate, query_bank, resume, run_loop, start_run
+from training.corpus import CLASSES, SourcePool, build_pool
+from training.corpus.augment import random_equaliser
+from training.corpus.mixing import INT16_SCALE
+from training.loop import add_run_arguments, learning_rate, query_bank, resume, run_loop, start_run
 
 
 def crop(clip: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m model.data build --root DIR --split train --clips-per-class N``."""
+"""Command line: ``python -m training.corpus build --root DIR --split train --clips-per-class N``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .sources import SPLITS
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m model.data", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m training.corpus", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="render a split of the corpus (resumes a partial build)")
     build.add_argument("--root", type=Path, required=True, help="corpus directory; the split goes in ROOT/SPLIT")
