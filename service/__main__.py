@@ -49,6 +49,14 @@ def serve(settings: Settings) -> int:
     return 0 if server.started else STARTUP_FAILED
 
 
+def query_text(text: str) -> str:
+    """A --query as the encoder will see it: trimmed, as the service trims its `query` fields, so
+    that the CLI and the service answer the same text with the same audio."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a query needs at least one character that is not a space")
+    return text.strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="textsep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -56,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     separate = commands.add_parser("separate", help="separate files, folders or globs in-process")
     separate.add_argument("inputs", nargs="+", metavar="PATH", help="audio files (WAV, FLAC, OGG, MP3), folders, globs")
     separate.add_argument(
-        "--query", action="append", required=True, help="the sound to extract, e.g. 'a dog barking'; repeatable"
+        "--query",
+        action="append",
+        required=True,
+        type=query_text,
+        help="the sound to extract, e.g. 'a dog barking'; repeatable (trimmed, as the service trims it)",
     )
     separate.add_argument(
         "--mode", choices=get_args(Mode), default="extract", help="extract the sounds, remove them, or both"

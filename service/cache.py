@@ -1,5 +1,10 @@
 """Query embeddings: an LRU cache in front of the text encoder; misses that arrive together are
-encoded together (one encoder call for a burst of new queries instead of one call each)."""
+encoded together (one encoder call for a burst of new queries instead of one call each).
+
+The encoder sees the query as typed, trimmed, and the cache is keyed on exactly that text: CLAP's
+BPE tokenizer is case- and space-sensitive, so "A Dog Barking" and "a dog barking" are different
+inputs to it, and folding them here would make the service answer another query than the caller
+sent (and than the CLI, which encodes the same text, answers)."""
 
 from __future__ import annotations
 
@@ -11,12 +16,13 @@ import torch
 
 from service.metrics import Metrics
 
-Key = tuple[str, str]  # (encoder name, normalised query)
+Key = tuple[str, str]  # (encoder name, the text the encoder is given)
 
 
-def normalise(query: str) -> str:
-    """Queries that differ only in case or spacing mean the same sound and share an embedding."""
-    return " ".join(query.split()).casefold()
+def encoder_text(query: str) -> str:
+    """The text the encoder is given for a query: trimmed, nothing else (case and inner spaces
+    reach the tokenizer; an encoder that ignores them, like MiniLM's uncased one, does so itself)."""
+    return query.strip()
 
 
 class EmbeddingCache:
@@ -40,7 +46,7 @@ class EmbeddingCache:
 
     async def get(self, query: str) -> tuple[torch.Tensor, bool]:
         """The [D] embedding of `query`, and whether it came from the cache."""
-        key = (self._encoder_name, normalise(query))
+        key = (self._encoder_name, encoder_text(query))
         if key in self._entries:
             self._entries.move_to_end(key)
             self._metrics.cache_hits.inc()

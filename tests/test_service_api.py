@@ -8,13 +8,17 @@ import io
 import os
 import signal
 import socket
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from live import Server, read, separate, wait_until
+from live import REPO, Server, read, separate, wait_until
+
+EXAMPLE = REPO / "examples/speech-and-piano.wav"
 
 
 @pytest.fixture(scope="session")
@@ -122,13 +126,32 @@ def test_client_request_id_is_echoed(server):
     assert answer.headers["x-request-id"] == "trace-42"
 
 
-def test_repeated_query_hits_the_embedding_cache(server, audio_file):
+def test_the_embedding_cache_keys_on_the_query_as_typed_trimmed(server, audio_file):
     upload = audio_file(0.5, 16000)
     hits = server.metric("textsep_embedding_cache_hits_total")
-    first = separate(server.url, upload, "Rain on a tin roof")
-    second = separate(server.url, upload, "  rain ON a tin   roof ")  # the same query, normalised
-    assert (first.headers["x-embedding-cache"], second.headers["x-embedding-cache"]) == ("miss", "hit")
+    first = separate(server.url, upload, "Rain on a Tin Roof")
+    trimmed = separate(server.url, upload, "  Rain on a Tin Roof \t")  # the same text once trimmed
+    other_case = separate(server.url, upload, "rain on a tin roof")  # another text to a case-sensitive encoder
+    cache = [answer.headers["x-embedding-cache"] for answer in (first, trimmed, other_case)]
+    assert cache == ["miss", "hit", "miss"]
     assert server.metric("textsep_embedding_cache_hits_total") == hits + 1
+
+
+def test_the_cli_and_the_service_give_the_same_audio_for_a_mixed_case_query(server, tmp_path):
+    """Both give the encoder the text as typed (trimmed), so a query means one thing everywhere."""
+    samples, rate = sf.read(EXAMPLE, dtype="float32", always_2d=True)
+    source, written = tmp_path / "mixture.wav", tmp_path / "speech.wav"
+    sf.write(source, samples[: 3 * rate], rate)
+    query = "  A Man SPEAKING "
+    answer = separate(server.url, source.read_bytes(), query)
+    assert answer.status_code == 200, answer.text
+    env = {**os.environ, "TEXTSEP_MAX_BATCH": "4"}  # the server's batch size: the same arithmetic
+    command = [sys.executable, "-m", "service", "separate", str(source), "--query", query, "-o", str(written)]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    over_http, by_cli = read(answer)[0], sf.read(written, dtype="float32", always_2d=True)[0]
+    assert over_http.shape == by_cli.shape == (3 * rate, samples.shape[1])
+    assert np.array_equal(over_http, by_cli)  # one model, one batch size, one text: the same bytes of audio
 
 
 QUERIES = [

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from service import audio
 from service.app import create_app
 from service.batcher import Batcher, QueueFull
-from service.cache import EmbeddingCache, normalise
+from service.cache import EmbeddingCache, encoder_text
 from service.errors import ApiError
 from service.metrics import Metrics
 from service.settings import ConfigurationError, Settings, check_model_files
@@ -171,7 +171,7 @@ def test_batcher_queue_is_bounded_in_audio_seconds_but_admits_into_an_empty_queu
     assert asyncio.run(scenario()) >= 1
 
 
-def test_cache_normalises_queries_and_encodes_a_burst_of_misses_in_one_call():
+def test_cache_gives_the_encoder_the_query_as_typed_trimmed_and_encodes_a_burst_of_misses_in_one_call():
     calls = []
 
     def embed(texts):
@@ -182,19 +182,19 @@ def test_cache_normalises_queries_and_encodes_a_burst_of_misses_in_one_call():
 
     async def scenario():
         cache = EmbeddingCache(embed, "encoder", size=2, metrics=metrics)
-        burst = await asyncio.gather(*(cache.get(q) for q in ["A  dog", "a cat", " a DOG "]))
-        again = await cache.get("a\tdog")
+        burst = await asyncio.gather(*(cache.get(q) for q in ["A Dog  Barking", "a cat", " A Dog  Barking\n"]))
+        again = await cache.get("a dog barking")  # another text for a case-sensitive encoder: its own entry
         await cache.get("a bird")  # evicts the least recently used entry ("a cat")
         evicted = await cache.get("a cat")
         return burst, again, evicted
 
     burst, again, evicted = asyncio.run(scenario())
-    assert calls[0] == ["a dog", "a cat"]  # one call for the burst; "A  dog" and " a DOG " are one query
-    assert [hit for _, hit in burst] == [False, False, False]
-    assert again[1] is True and torch.equal(again[0], burst[0][0])
+    assert calls[0] == ["A Dog  Barking", "a cat"]  # one call for the burst; the third is the first, trimmed
+    assert [hit for _, hit in burst] == [False, False, False] and torch.equal(burst[2][0], burst[0][0])
+    assert again[1] is False and calls[1] == ["a dog barking"]
     assert evicted[1] is False and calls[-1] == ["a cat"]
-    assert metrics.cache_hits._value.get() == 1 and metrics.cache_misses._value.get() == 5
-    assert normalise("  Rain\n ON   a roof ") == "rain on a roof"
+    assert metrics.cache_hits._value.get() == 0 and metrics.cache_misses._value.get() == 6
+    assert encoder_text("  Rain\n ON   a roof ") == "Rain\n ON   a roof"
 
 
 def decode(data: bytes, max_seconds=10.0, max_channels=2):
