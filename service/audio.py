@@ -10,6 +10,7 @@ import numpy as np
 import soundfile as sf
 
 from service.errors import invalid, too_large, unsupported_audio
+from service.settings import Settings, env_name
 
 OutputFormat = Literal["wav", "flac"]
 OutputSubtype = Literal["PCM_16", "FLOAT"]
@@ -25,14 +26,27 @@ UNKNOWN_LENGTH = 2**63 - 1
 class Limits:
     max_seconds: float
     max_channels: int
+    # The settings that raise each limit, named in its 413 so the operator knows what to change;
+    # None for a fixed limit (the `query_audio` recording's length).
+    seconds_setting: str | None = None
+    channels_setting: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        """An upload's limits, each naming the TEXTSEP_ variable that sets it."""
+        return cls(settings.max_seconds, settings.max_channels, env_name("max_seconds"), env_name("max_channels"))
 
     def check(self, channels: int, seconds: float) -> None:
         if channels > self.max_channels:
-            raise too_large("too_many_channels", f"{channels} channels; this server takes at most {self.max_channels}")
+            message = f"{channels} channels; this server takes at most {self.max_channels}"
+            raise too_large("too_many_channels", message + raised_by(self.channels_setting))
         if seconds > self.max_seconds:
-            raise too_large(
-                "audio_too_long", f"{seconds:.1f} s of audio; this server takes at most {self.max_seconds:g} s"
-            )
+            message = f"{seconds:.1f} s of audio; this server takes at most {self.max_seconds:g} s"
+            raise too_large("audio_too_long", message + raised_by(self.seconds_setting))
+
+
+def raised_by(setting: str | None) -> str:
+    return f" (set {setting} to raise it)" if setting else ""
 
 
 @dataclass(frozen=True)
@@ -78,7 +92,8 @@ def decode(file: BinaryIO, limits: Limits) -> Upload:
         raise unsupported_audio(f"the audio could not be decoded: {reason(error)}") from error
     upload = Upload(np.ascontiguousarray(samples.T), sample_rate)
     if upload.frames > max_frames:  # the read stopped one frame past the limit: the true length is unknown
-        raise too_large("audio_too_long", f"the audio is longer than this server's limit of {limits.max_seconds:g} s")
+        message = f"the audio is longer than this server's limit of {limits.max_seconds:g} s"
+        raise too_large("audio_too_long", message + raised_by(limits.seconds_setting))
     if upload.frames == 0:
         raise invalid("empty_audio", "the upload decodes to no samples")
     if not np.isfinite(upload.samples).all():  # float files can hold NaN or infinity; the model cannot

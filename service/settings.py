@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -30,6 +31,19 @@ AUDIOSEP_FILES = {
         "a folder holding roberta-base's vocab.json and merges.txt",
     ),
 }
+
+
+# The default body limit lets the longest upload in as the common uncompressed form of it: 16-bit
+# stereo WAV at 48 kHz (a 44.1 kHz file is smaller), beside the longest `query_audio` recording
+# of the same kind and the form around them (boundaries, part headers, the query fields).
+WAV_BYTES_PER_SECOND = 48_000 * 2 * 2
+QUERY_AUDIO_SECONDS = 30  # the service's longest `query_audio` (service.app's MAX_QUERY_AUDIO_SECONDS; a test checks)
+FORM_BYTES = 1_000_000
+
+
+def upload_bytes_for(max_seconds: float) -> int:
+    """The request body that holds `max_seconds` of 16-bit 48 kHz stereo WAV, a query recording and the form."""
+    return math.ceil((max_seconds + QUERY_AUDIO_SECONDS) * WAV_BYTES_PER_SECOND) + FORM_BYTES
 
 
 def env_name(field: str) -> str:
@@ -69,7 +83,13 @@ class Settings(BaseSettings):
         None, ge=0, description="Cross-fade between chunks in seconds; default: the model's own."
     )
     cache_size: int = Field(1024, ge=1, description="Query embeddings kept in the LRU cache.")
-    max_upload_bytes: int = Field(100_000_000, ge=1, description="Largest request body; enforced while reading.")
+    max_upload_bytes: int | None = Field(
+        None,
+        ge=1,
+        description="Largest request body; enforced while reading. Default: room for `max_seconds` of 16-bit "
+        "stereo WAV at 48 kHz, a `query_audio` recording of the same kind and the form around them "
+        "(121960000 bytes for the default 600 s).",
+    )
     max_seconds: float = Field(600.0, gt=0, description="Longest upload in seconds of audio.")
     max_channels: int = Field(8, ge=1, description="Most channels in an upload.")
     max_queries: int = Field(8, ge=1, description="Most `query` fields in one /separate request.")
@@ -112,6 +132,13 @@ class Settings(BaseSettings):
         if value != "auto" and value < 1:
             raise ValueError("max_batch must be a positive integer or `auto`")
         return value
+
+    @model_validator(mode="after")
+    def upload_bytes_for_the_longest_upload(self) -> Settings:
+        """Unset, the byte limit follows the duration limit, so that the two never disagree."""
+        if self.max_upload_bytes is None:
+            self.max_upload_bytes = upload_bytes_for(self.max_seconds)
+        return self
 
     @model_validator(mode="after")
     def read_api_keys(self) -> Settings:
@@ -162,7 +189,7 @@ def check_model_files(settings: Settings) -> None:
             problems.append(f"  {required.variable} {state}\n      ({required.what}: {required.release})")
     if problems:
         raise ConfigurationError(
-            f"{env_name('model')}={settings.model} needs {len(problems)} more file(s):\n" + "\n".join(problems)
+            f"{env_name('model')}={settings.model} needs files that are not there:\n" + "\n".join(problems)
         )
 
 

@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "docker"))  # docker/ holds scripts, not a package
 from cluster import Cluster, Replica
 
+from service.settings import Settings
+
 # Small and quick on a CPU: 2 s chunks, batches of 2, 4 s clips (3 chunks).
 REPLICA_SETTINGS = {"TEXTSEP_MAX_BATCH": "2", "TEXTSEP_CHUNK_SECONDS": "2", "TEXTSEP_OVERLAP_SECONDS": "0.25"}
 CLIP_SECONDS = 4
@@ -211,7 +213,7 @@ def test_nginx_answers_an_upload_over_the_limit_with_the_services_error(cluster)
     with socket.create_connection(("127.0.0.1", cluster.port), timeout=10) as connection:
         connection.sendall(
             b"POST /separate HTTP/1.1\r\nHost: test\r\nContent-Type: multipart/form-data; boundary=x\r\n"
-            b"Content-Length: 100000001\r\n\r\n"
+            b"Content-Length: %d\r\n\r\n" % (Settings().max_upload_bytes + 1)
         )
         answer = connection.recv(65536).decode()
     head, body = answer.split("\r\n\r\n", 1)

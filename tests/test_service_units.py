@@ -13,12 +13,12 @@ import torch
 from fastapi.testclient import TestClient
 
 from service import audio
-from service.app import create_app
+from service.app import MAX_QUERY_AUDIO_SECONDS, create_app
 from service.batcher import Batcher, QueueFull
 from service.cache import EmbeddingCache, encoder_text
 from service.errors import ApiError
 from service.metrics import Metrics
-from service.settings import ConfigurationError, Settings, check_model_files
+from service.settings import QUERY_AUDIO_SECONDS, ConfigurationError, Settings, check_model_files, upload_bytes_for
 
 WINDOW = 8
 
@@ -240,6 +240,31 @@ def test_settings_from_environment(monkeypatch):
     assert all(field.description for field in Settings.model_fields.values())
 
 
+def test_the_default_byte_limit_follows_the_duration_limit_and_covers_it():
+    ten_minutes = Settings()
+    assert ten_minutes.max_seconds == 600
+    # 600 s of 16-bit stereo 48 kHz WAV (its 44-byte header too), a 30 s query recording of the same kind, the form
+    assert ten_minutes.max_upload_bytes >= (600 + 30) * 48000 * 2 * 2 + 2 * 44 + 8 * 512 + 100_000
+    assert f"({ten_minutes.max_upload_bytes} bytes" in Settings.model_fields["max_upload_bytes"].description
+    assert Settings(max_seconds=60).max_upload_bytes == upload_bytes_for(60) < ten_minutes.max_upload_bytes
+    assert Settings(max_upload_bytes=1234).max_upload_bytes == 1234  # set, it is what it says
+    assert QUERY_AUDIO_SECONDS == MAX_QUERY_AUDIO_SECONDS
+
+
+@pytest.mark.parametrize(
+    "channels, seconds, code, setting",
+    [(3, 1, "too_many_channels", "TEXTSEP_MAX_CHANNELS"), (1, 11, "audio_too_long", "TEXTSEP_MAX_SECONDS")],
+)
+def test_an_upload_over_a_limit_is_told_which_setting_raises_it(channels, seconds, code, setting):
+    with pytest.raises(ApiError) as refused:
+        audio.Limits.from_settings(Settings(max_seconds=10, max_channels=2)).check(channels, seconds)
+    assert (refused.value.status_code, refused.value.code) == (413, code)
+    assert refused.value.detail.endswith(f"(set {setting} to raise it)")
+    with pytest.raises(ApiError) as fixed:  # a fixed limit (the query recording's) names no setting
+        audio.Limits(max_seconds=10, max_channels=2).check(channels, seconds)
+    assert "TEXTSEP_" not in fixed.value.detail
+
+
 def test_every_missing_model_file_is_named_with_its_variable_and_release_file(tmp_path):
     with pytest.raises(ConfigurationError) as unset:
         check_model_files(Settings(model="audiosep"))
@@ -255,7 +280,7 @@ def test_every_missing_model_file_is_named_with_its_variable_and_release_file(tm
         clap_checkpoint=tmp_path / "clap.pt",
         clap_tokenizer_dir=tmp_path,
     )
-    with pytest.raises(ConfigurationError, match="needs 2 more") as missing:
+    with pytest.raises(ConfigurationError, match="needs files that are not there") as missing:
         check_model_files(settings)
     assert "ss.ckpt: not found" in str(missing.value) and "clap.pt: not found" in str(missing.value)
     assert "TEXTSEP_CLAP_TOKENIZER_DIR" not in str(missing.value)  # that one exists
