@@ -17,7 +17,8 @@ import soundfile as sf
 import torch
 
 from bench.workload import Clip, mix_seconds
-from model.separator import Separator, resample
+from model.plan import resample
+from model.separator import Separator
 
 
 @dataclass

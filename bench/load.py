@@ -21,7 +21,7 @@ import numpy as np
 from bench.procfs import cpu_seconds
 from bench.server import Samples, batch_size_counts, parse_metrics
 from bench.workload import Clip
-from service.access_log import server_timing_ms
+from service.record import parse_server_timing
 
 REQUEST_TIMEOUT_S = 600.0
 
@@ -48,11 +48,6 @@ class Snapshot:
     client_cpu: float  # the load generator shares the machine's cores with the server
 
 
-def server_timing(header: str) -> dict[str, float]:
-    """`decode;dur=1.2, embed;dur=0.0` -> {"decode": 0.0012, "embed": 0.0}, in seconds."""
-    return {stage: ms / 1000 for stage, ms in server_timing_ms(header).items()}
-
-
 async def post(client: httpx.AsyncClient, clip: Clip) -> Answer:
     start = time.monotonic()
     try:
@@ -67,7 +62,7 @@ async def post(client: httpx.AsyncClient, clip: Clip) -> Answer:
         response.status_code,
         finished - start,
         finished,
-        server_timing(response.headers.get("server-timing", "")),
+        parse_server_timing(response.headers.get("server-timing", "")),
         response.headers.get("x-embedding-cache") == "hit",
         float(response.headers.get("retry-after", 0)),
     )

@@ -28,8 +28,8 @@ import httpx
 import numpy as np
 import soundfile as sf
 
-from bench.load import server_timing
 from bench.workload import QUERIES
+from service.record import parse_server_timing
 
 HANG_UP_AFTER_S = 0.2
 
@@ -219,7 +219,7 @@ async def overload(url: str, pid: int, clip: bytes, seconds: float = 15.0, facto
         await client.post("/separate", **form)  # the query's embedding is cached from here on
         alone = [await client.post("/separate", **form) for _ in range(3)]
         capacity = 1 / float(
-            np.median([server_timing(answer.headers["server-timing"])["inference"] for answer in alone])
+            np.median([parse_server_timing(answer.headers["server-timing"])["inference"] for answer in alone])
         )
 
         Path(f"/proc/{pid}/clear_refs").write_text("5")  # peak RSS counts from here

@@ -1,10 +1,13 @@
 """`Separator`: a text encoder, a ResUNet and the model's sample rate, ready for inference.
 
-Two entry points:
-- `separate(waveform, sample_rate, query)` for in-process use: any rate, any length, mono or
-  multi-channel; returns the same shape at the same rate.
-- `separate_chunks(chunks[B, T], embeddings[B, D])`, the batched primitive the service calls; every
-  item carries its own condition, so one batch can mix queries and requests.
+Entry points:
+- `separate(waveform, sample_rate, query, mode)` and `separate_stems(waveform, sample_rate,
+  queries, mode)` for in-process use: any rate, any length, mono or multi-channel; the same shape
+  at the same rate comes back. Both are `plan` -> `run` (batches of `separate_chunks`) -> finish.
+- `plan(samples, rate, conditions, mode)`: the `SeparationPlan` (model/plan.py) every caller uses;
+  the service runs its chunks through its batcher instead of `run`.
+- `separate_chunks(chunks[B, T], embeddings[B, D])`, the batched primitive; every item carries its
+  own condition, so one batch can mix queries and requests.
 
 A condition comes from a text (`embed`), from an example recording of the wanted sound
 (`embed_audio`, query by example), or from both (`joint_condition`).
@@ -15,16 +18,16 @@ from __future__ import annotations
 import contextlib
 import math
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
-import soxr
 import torch
 import torch.nn.functional as F
 
 from model.checkpoint import load_audiosep_resunet, load_checkpoint
 from model.chunking import Chunking
 from model.encoders.text import MiniLMEncoder, TextEncoder
+from model.plan import Mode, SeparationPlan, Stems, resample
 from model.resunet import ResUNet, ResUNetConfig
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -35,22 +38,6 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """[channels, samples] float32 -> [channels, samples'] with soxr's high-quality filter."""
-    if from_rate == to_rate:
-        return audio
-    return np.ascontiguousarray(soxr.resample(audio.T, from_rate, to_rate).T, dtype=np.float32).reshape(
-        audio.shape[0], -1
-    )
-
-
-def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
-    """Cut or zero-pad the last axis to exactly `length` (resampling rounds lengths)."""
-    if audio.shape[-1] >= length:
-        return audio[..., :length]
-    return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, length - audio.shape[-1])])
 
 
 def grid_aligned_chunking(config: ResUNetConfig, chunk_seconds: float, overlap_seconds: float) -> Chunking:
@@ -206,28 +193,46 @@ class Separator:
             out = self.model(chunks.to(self.device, torch.float32)[:, None], embeddings.to(self.device))
         return out[:, 0].float()
 
-    def separate(
-        self, waveform: np.ndarray | torch.Tensor, sample_rate: int, query: str, batch_size: int = 4, progress=None
-    ) -> np.ndarray:
-        """[T] or [channels, T] at any rate -> the target sound, same shape and rate.
+    def plan(self, samples: np.ndarray, sample_rate: int, conditions: torch.Tensor, mode: Mode = "extract") -> SeparationPlan:
+        """[C, T] samples at any rate + [Q, D] conditions -> the plan every caller runs (`model.plan`)."""
+        return SeparationPlan(samples, sample_rate, conditions, self.chunking, self.sample_rate, mode)
 
-        Each channel is separated as its own mono signal (the network is mono). `progress`, if
-        given, is called as progress(windows_done, windows_total) after every batch.
-        """
+    def run(self, plan: SeparationPlan, batch_size: int = 4, progress=None) -> Stems:
+        """A plan's chunks through `separate_chunks` in batches of `batch_size`, in-process, then
+        `plan.finish`. `progress`, if given, is called as progress(chunks_done, chunks_total)."""
+        outputs = []
+        total = len(plan.chunks)
+        for start in range(0, total, batch_size):
+            rows = slice(start, start + batch_size)
+            outputs.append(self.separate_chunks(plan.chunks[rows], plan.conditions[rows]).cpu())
+            if progress is not None:
+                progress(min(start + batch_size, total), total)
+        return plan.finish(torch.cat(outputs))
+
+    def separate_stems(
+        self, waveform: np.ndarray, sample_rate: int, queries: list[str], mode: Mode = "extract", **options
+    ) -> Stems:
+        """[C, T] at any rate, several text queries -> `Stems` as the service answers them: a target
+        per query (not for `remove`) and the residual (for `remove`, `both`, several queries)."""
+        plan = self.plan(np.asarray(waveform, dtype=np.float32), sample_rate, self.embed(queries), mode)
+        return self.run(plan, **options)
+
+    def separate(
+        self,
+        waveform: np.ndarray | torch.Tensor,
+        sample_rate: int,
+        query: str,
+        mode: Literal["extract", "remove"] = "extract",
+        batch_size: int = 4,
+        progress=None,
+    ) -> np.ndarray:
+        """[T] or [channels, T] at any rate -> the queried sound (`extract`) or the input without it
+        (`remove`), same shape and rate. Each channel is separated as its own mono signal."""
+        if mode not in ("extract", "remove"):
+            raise ValueError(f"separate answers one sound (mode extract or remove); for {mode!r} use separate_stems")
         audio = np.asarray(waveform, dtype=np.float32)
         mono = audio.ndim == 1
-        audio = audio[None] if mono else audio
-        length = audio.shape[-1]
-        at_model_rate = torch.from_numpy(resample(audio, sample_rate, self.sample_rate))
-        chunks = self.chunking.split(at_model_rate)  # [channels, n, window_for(length)]
-        flat = chunks.reshape(-1, chunks.shape[-1])
-        condition = self.embed([query])
-        outputs = []
-        for start in range(0, flat.shape[0], batch_size):
-            batch = flat[start : start + batch_size]
-            outputs.append(self.separate_chunks(batch, condition.expand(batch.shape[0], -1)).cpu())
-            if progress is not None:
-                progress(start + batch.shape[0], flat.shape[0])
-        separated = self.chunking.merge(torch.cat(outputs).reshape(chunks.shape), at_model_rate.shape[-1])
-        result = fit_length(resample(separated.numpy(), self.sample_rate, sample_rate), length)
+        stems = self.separate_stems(audio[None] if mono else audio, sample_rate, [query], mode,
+                                    batch_size=batch_size, progress=progress)  # fmt: skip
+        result = stems.residual if mode == "remove" else stems.targets[0]
         return result[0] if mono else result

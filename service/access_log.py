@@ -11,7 +11,8 @@ import logging
 import sys
 
 from pythonjsonlogger.json import JsonFormatter
-from starlette.types import Scope
+
+from service.record import RequestRecord
 
 logger = logging.getLogger("textsep.access")
 
@@ -25,44 +26,32 @@ def configure() -> None:
     logger.propagate = False
 
 
-def server_timing_ms(header: str) -> dict[str, float]:
-    """`decode;dur=1.2, embed;dur=0.0` -> {"decode": 1.2, "embed": 0.0}: the stages the client was told."""
-    stages = {}
-    for part in filter(None, (part.strip() for part in header.split(","))):
-        name, _, duration = part.partition(";dur=")
-        stages[name] = float(duration or 0)
-    return stages
-
-
 class AccessLog:
     def __init__(self, log_queries: bool):
         self.log_queries = log_queries
 
     def write(
         self,
-        scope: Scope,
+        record: RequestRecord,
         *,
-        request_id: str,
+        method: str,
         route: str,
         status: int,
         seconds: float,
         bytes_in: int,
         bytes_out: int,
-        server_timing: str,
     ) -> None:
-        # The /separate handler leaves what only it knows in the request state.
-        state = scope.get("state", {})
         line = {
-            "request_id": request_id,
-            "method": scope["method"],
+            "request_id": record.request_id,
+            "method": method,
             "route": route,
             "status": status,
             "duration_ms": round(seconds * 1000, 1),
-            "stages_ms": server_timing_ms(server_timing),
-            "audio_seconds": state.get("audio_seconds"),
+            "stages_ms": {name: round(stage * 1000, 1) for name, stage in record.stages.items()},
+            "audio_seconds": record.audio_seconds,
             "bytes_in": bytes_in,
             "bytes_out": bytes_out,
         }
-        if self.log_queries and "query" in state:
-            line["query"] = state["query"]
+        if self.log_queries and record.queries is not None:
+            line["query"] = record.queries[0] if len(record.queries) == 1 else record.queries
         logger.info("request", extra=line)

@@ -1,7 +1,8 @@
 """The FastAPI app: `create_app(settings)` and its routes.
 
-The /separate handler is the whole request path, top to bottom: limits -> decode -> resample ->
-query embedding (cache) -> chunks -> batcher -> overlap-add -> resample back -> encode.
+The /separate handler is the request path, top to bottom: limits -> decode -> query conditions
+(embedding cache) -> the model's plan (resample, windows) -> `Separation` through the batcher ->
+the plan's stems (overlap-add, resample back, residual) -> encode. It keeps only bytes and HTTP.
 """
 
 from __future__ import annotations
@@ -17,28 +18,22 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field, StringConstraints
 
-from model.separator import QueryByExampleUnavailable, Separator, joint_condition, resample
+from model.plan import Stems
+from model.separator import QueryByExampleUnavailable, Separator, joint_condition
 from service import audio
 from service.access_log import AccessLog
 from service.auth import ApiKeys
-from service.batcher import Batcher, Job, QueueFull
+from service.batcher import QueueFull
 from service.errors import ApiError, documented, install_error_handlers, invalid, unavailable
-from service.metrics import Metrics, StageTimer
+from service.metrics import Metrics
+from service.draining import DrainGate
 from service.middleware import RequestContext, RequestTimeout, UploadLimit
 from service.page import install_page
+from service.record import RequestRecord
 from service.runtime import Phase, Runtime, batch_ceiling
+from service.separation import Separation
 from service.settings import Settings
-from service.stems import (
-    ZIP_TYPE,
-    Mode,
-    StreamedWav,
-    encode_stems,
-    per_query,
-    restore,
-    split_windows,
-    stem_names,
-    stems,
-)
+from service.stems import ZIP_TYPE, Mode, StreamedWav, encode_stems, named, stem_names
 
 MAX_QUERY_CHARS = 512
 MAX_QUERY_AUDIO_SECONDS = 30.0
@@ -169,8 +164,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     metrics = Metrics(batch_ceiling(settings))
     runtime = Runtime(settings, metrics)
-    limits = audio.Limits(max_seconds=settings.max_seconds, max_channels=settings.max_channels)
-    example_limits = audio.Limits(max_seconds=MAX_QUERY_AUDIO_SECONDS, max_channels=settings.max_channels)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -183,74 +176,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Text-queried sound separation (AudioSep): upload audio, describe a sound, get that sound back.",
         lifespan=lifespan,
     )
-    app.state.runtime = runtime
-    # The last added runs first: context (ID, metrics, log) > keys > timeout > upload limits > app.
+    app.state.runtime, app.state.settings, app.state.metrics = runtime, settings, metrics
+    # The last added runs first: context (ID, metrics, log) > keys > drain > timeout > upload limits > app.
     app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes, timeout_s=settings.upload_timeout_s)
     app.add_middleware(RequestTimeout, seconds=settings.request_timeout_s)
+    app.add_middleware(DrainGate, runtime=runtime)  # after SIGTERM: 503 for new work, count what is open
     if keys := settings.keys:
         app.add_middleware(ApiKeys, keys=keys, metrics_need_key=settings.metrics_need_key)
     app.add_middleware(RequestContext, metrics=metrics, access_log=AccessLog(settings.log_queries))
     install_error_handlers(app)
     install_page(app)
 
-    def require_ready() -> None:
-        if not runtime.ready:
-            raise unavailable("not_ready", f"the server is not ready: {runtime.phase.value}", NOT_READY_RETRY_S)
-
-    @app.post(
+    app.post(
         "/separate",
         summary="Extract or remove the sounds that queries describe",
         description=SEPARATE_EXAMPLES,
         response_class=Response,
         responses={200: SEPARATE_ANSWER, **documented(400, 401, 408, 413, 415, 422, 503)},
-    )
-    async def separate(
-        request: Request,
-        file: AudioUpload,
-        query: Queries = None,
-        query_audio: QueryAudio = None,
-        mode: ModeChoice = "extract",
-        stream: StreamChoice = False,
-        format: FormatChoice = "wav",
-        subtype: SubtypeChoice = "PCM_16",
-    ) -> Response:
-        query = query or []
-        request.state.query = query[0] if len(query) == 1 else query  # for the access log (TEXTSEP_LOG_QUERIES)
-        require_ready()
-        audio.check_output(format, subtype)
-        check_options(query, query_audio is not None, mode, stream, format, settings.max_queries)
-        separator, batcher, timer = runtime.separator, runtime.batcher, StageTimer()
-        with timer.stage("decode"):
-            upload = await asyncio.to_thread(audio.decode, file.file, limits)
-            request.state.audio_seconds = upload.seconds  # for the access log
-            at_model_rate = await asyncio.to_thread(resample, upload.samples, upload.sample_rate, separator.sample_rate)
-        with timer.stage("embed"):
-            embedded = await asyncio.gather(*(runtime.cache.get(text) for text in query))
-            if query_audio is not None:
-                example = await asyncio.to_thread(embed_example, separator, query_audio, example_limits)
-                embedded = [(joint_condition(text, example), hit) for text, hit in embedded] or [(example, False)]
-        windows = split_windows(separator.chunking, at_model_rate)
-        try:
-            job = batcher.submit(*per_query(windows, torch.stack([e for e, _ in embedded])), streamed=stream)
-        except QueueFull as full:
-            raise unavailable("queue_full", str(full), full.retry_after_s) from None
-        headers = {"X-Embedding-Cache": ",".join("hit" if hit else "miss" for _, hit in embedded)}
-        if stream:
-            wav = StreamedWav(separator, at_model_rate.shape[-1], upload, subtype, remove=mode == "remove")
-            return StreamingResponse(streamed_body(job, batcher, wav, metrics), media_type="audio/wav", headers=headers)
-        separated = await result_unless_disconnected(job, batcher, request)
-        timer.add("queue", job.queue_seconds)
-        timer.add("inference", job.inference_seconds)
-        with timer.stage("encode"):
-            targets = await asyncio.to_thread(restore, separated, separator, at_model_rate.shape[-1], upload)
-            names = stem_names(query or ["query audio"])
-            chosen = stems(names, targets, upload.samples, mode)
-            example_name = query_audio.filename if query_audio is not None else None
-            body, media_type = await asyncio.to_thread(
-                encode_stems, chosen, dict(zip(names, query)), mode, upload.sample_rate, format, subtype, example_name
-            )
-        metrics.audio_seconds.inc(upload.seconds * upload.channels)
-        return Response(body, media_type=media_type, headers={"Server-Timing": timer.header(), **headers})
+    )(separate)
 
     @app.get(
         "/healthz",
@@ -291,7 +234,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/v1/info", summary="Model, device, batching and limits", response_model=Info, responses=documented(401, 503))
     async def info() -> Info:
-        require_ready()
+        require_ready(runtime)
         separator = runtime.separator
         chunking = separator.chunking
         return Info(
@@ -323,6 +266,73 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+async def separate(
+    request: Request,
+    file: AudioUpload,
+    query: Queries = None,
+    query_audio: QueryAudio = None,
+    mode: ModeChoice = "extract",
+    stream: StreamChoice = False,
+    format: FormatChoice = "wav",
+    subtype: SubtypeChoice = "PCM_16",
+) -> Response:
+    """Validate, decode, embed, start the separation, answer: the model's plan owns the arrays."""
+    runtime, settings, metrics = request.app.state.runtime, request.app.state.settings, request.app.state.metrics
+    record, queries = RequestRecord.of(request), query or []
+    record.queries = queries  # logged only if TEXTSEP_LOG_QUERIES says so
+    require_ready(runtime)
+    audio.check_output(format, subtype)
+    check_options(queries, query_audio is not None, mode, stream, format, settings.max_queries)
+    separator = runtime.separator
+    with record.stage("decode"):
+        limits = audio.Limits(max_seconds=settings.max_seconds, max_channels=settings.max_channels)
+        upload = await asyncio.to_thread(audio.decode, file.file, limits)
+        record.audio_seconds = upload.seconds
+    with record.stage("embed"):
+        conditions, hits = await embed_queries(runtime, queries, query_audio, settings.max_channels)
+    with record.stage("plan"):
+        plan = await asyncio.to_thread(separator.plan, upload.samples, upload.sample_rate, conditions, mode)
+    try:
+        separation = Separation(runtime.batcher, plan)
+    except QueueFull as full:
+        raise unavailable("queue_full", str(full), full.retry_after_s) from None
+    headers = {"X-Embedding-Cache": ",".join("hit" if hit else "miss" for hit in hits)}
+    if stream:
+        body = streamed_body(separation, StreamedWav(upload, subtype), metrics)
+        return StreamingResponse(body, media_type="audio/wav", headers=headers)
+    stems = await result_unless_disconnected(separation, request)
+    for stage, seconds in separation.stages.items():
+        record.add(stage, seconds)
+    with record.stage("encode"):
+        names = stem_names(queries or ["query audio"])
+        example_name = query_audio.filename if query_audio is not None else None
+        body, media_type = await asyncio.to_thread(
+            encode_stems, named(names, stems), dict(zip(names, queries)), mode, upload.sample_rate, format, subtype,
+            example_name,
+        )  # fmt: skip
+    metrics.audio_seconds.inc(upload.seconds * upload.channels)
+    return Response(body, media_type=media_type, headers={"Server-Timing": record.server_timing(), **headers})
+
+
+def require_ready(runtime: Runtime) -> None:
+    if not runtime.ready:
+        raise unavailable("not_ready", f"the server is not ready: {runtime.phase.value}", NOT_READY_RETRY_S)
+
+
+async def embed_queries(
+    runtime: Runtime, queries: list[str], query_audio: UploadFile | None, max_channels: int
+) -> tuple[torch.Tensor, list[bool]]:
+    """The conditions [Q, D] of the text queries (from the cache: whether each was a hit), each
+    joined with the example recording's if one came; the example's alone if there is no text."""
+    embedded = await asyncio.gather(*(runtime.cache.get(text) for text in queries))
+    conditions, hits = [condition for condition, _ in embedded], [hit for _, hit in embedded]
+    if query_audio is not None:
+        limits = audio.Limits(max_seconds=MAX_QUERY_AUDIO_SECONDS, max_channels=max_channels)
+        example = await asyncio.to_thread(embed_example, runtime.separator, query_audio, limits)
+        conditions, hits = [joint_condition(text, example) for text in conditions] or [example], hits or [False]
+    return torch.stack(conditions), hits
+
+
 def check_options(queries: list[str], example: bool, mode: Mode, stream: bool, format: str, max_queries: int) -> None:
     if not queries and not example:
         raise invalid("missing_query", "give a text `query`, a `query_audio` recording, or both")
@@ -347,40 +357,33 @@ def embed_example(separator: Separator, upload: UploadFile, limits: audio.Limits
         raise invalid("query_by_example_unavailable", str(error)) from None
 
 
-async def streamed_body(job: Job, batcher: Batcher, wav: StreamedWav, metrics: Metrics) -> AsyncIterator[bytes]:
-    """The WAV header, then each window's samples once every channel of it is separated. If
-    inference fails after the header, the error propagates and uvicorn closes the connection without
-    the final empty chunk: the client sees a truncated body, never a complete file with a gap."""
-    channels = wav.upload.channels
-    finished: set[int] = set()
-    try:
-        yield wav.header()
-        for window in range(wav.windows):
-            rows = range(window * channels, (window + 1) * channels)
-            while not finished.issuperset(rows):
-                index = await job.ready_chunks.get()
-                if index is None:  # the batch failed
-                    job.done.result()  # raises its error
-                finished.add(index)
-            yield await asyncio.to_thread(wav.push, job.results[rows.start : rows.stop])
-        metrics.audio_seconds.inc(wav.upload.seconds * channels)
-    finally:  # a no-op once every chunk ran; if the client left mid-stream (we are cancelled), drop the rest
-        batcher.cancel(job)
+async def streamed_body(separation: Separation, wav: StreamedWav, metrics: Metrics) -> AsyncIterator[bytes]:
+    """The WAV header, then each piece of samples as the plan's stream makes it final. If inference
+    fails after the header, the error propagates and uvicorn closes the connection without the final
+    empty chunk: the client sees a truncated body, never a complete file with a gap. If the client
+    leaves mid-stream (we are cancelled), `pieces` drops the chunks that have not run."""
+    yield wav.header()
+    async for piece in separation.pieces():
+        yield await asyncio.to_thread(wav.samples, piece)
+    metrics.audio_seconds.inc(wav.upload.seconds * wav.upload.channels)
 
 
-async def result_unless_disconnected(job: Job, batcher: Batcher, request: Request) -> torch.Tensor:
-    """The job's separated chunks; if the client hangs up first (or this handler is cancelled),
-    its chunks still in the queue are dropped instead of computed for nobody."""
+async def result_unless_disconnected(separation: Separation, request: Request) -> Stems:
+    """The separation's stems; if the client hangs up first (or this handler is cancelled), its
+    chunks still in the queue are dropped instead of computed for nobody."""
+    result = asyncio.ensure_future(separation.result())
     disconnected = asyncio.ensure_future(wait_for_disconnect(request))
     try:
-        await asyncio.wait([job.done, disconnected], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([result, disconnected], return_when=asyncio.FIRST_COMPLETED)
     finally:
         disconnected.cancel()
-        if not job.done.done():
-            batcher.cancel(job)
-    if not job.done.done():
+        gone = not result.done()
+        if gone:
+            separation.cancel()
+            result.cancel()
+    if gone:
         raise ApiError(499, "client_disconnected", "the client closed the connection")  # nginx's code; logged only
-    return job.done.result()
+    return result.result()
 
 
 async def wait_for_disconnect(request: Request) -> None:

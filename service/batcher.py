@@ -4,7 +4,8 @@ Each request arrives as fixed-size mono chunks (a `Job`), every chunk carrying i
 embedding, so one forward pass can mix requests and queries (and one request can ask several). The
 thread takes up to `max_batch` chunks, waiting at most `max_wait` for a batch to fill, and hands each
 result back to its request; the request's asyncio future resolves once all its chunks are done, and
-a streaming request also hears of each chunk as it finishes.
+its `on_chunk` callback (in the event loop) hears of each chunk as it lands. Callers use it through
+`service.separation.Separation`, not directly.
 
 Which chunks run next: earliest deadline first, one chunk per job per turn while the batch has
 room, where a job's deadline is its arrival plus STRETCH times its work (the time it takes alone).
@@ -55,7 +56,7 @@ class Job:
     conditions: torch.Tensor  # [n, D] each chunk's query condition
     done: asyncio.Future  # resolves to the [n, window] separated chunks
     loop: asyncio.AbstractEventLoop
-    ready_chunks: asyncio.Queue | None = None  # if given, each chunk's index as its result lands; None if it failed
+    on_chunk: Callable[[int], None] | None = None  # called in the loop with each chunk's index as it lands
     submitted_at: float = field(default_factory=time.monotonic)
     started_at: float | None = None  # its first chunk entered a batch
     finished_at: float | None = None
@@ -160,12 +161,13 @@ class Batcher:
 
     # ---- the request side (event loop thread) -------------------------------------------------
 
-    def submit(self, chunks: torch.Tensor, condition: torch.Tensor, *, streamed: bool = False) -> Job:
-        """`condition`: [D] for every chunk, or [n, D] one per chunk. `streamed`: also put each
-        chunk's index on `job.ready_chunks` as soon as its result is in `job.results`."""
+    def submit(
+        self, chunks: torch.Tensor, condition: torch.Tensor, *, on_chunk: Callable[[int], None] | None = None
+    ) -> Job:
+        """`condition`: [D] for every chunk, or [n, D] one per chunk. `on_chunk`: called in the
+        event loop with each chunk's index as soon as its result is in `job.results`."""
         loop = asyncio.get_running_loop()
-        ready_chunks = asyncio.Queue() if streamed else None
-        job = Job(chunks, condition.expand(len(chunks), -1), loop.create_future(), loop, ready_chunks)
+        job = Job(chunks, condition.expand(len(chunks), -1), loop.create_future(), loop, on_chunk)
         with self._lock:
             queued_after = (self._queued_samples + chunks.numel()) / self._sample_rate
             if self._queued_samples and queued_after > self._max_queue_seconds:
@@ -242,8 +244,6 @@ class Batcher:
                     if not job.withdrawn:
                         self._withdraw(job)
                         job.loop.call_soon_threadsafe(_settle, job.done, None, error)
-                        if job.ready_chunks is not None:  # after the error is set: None says "see job.done"
-                            job.loop.call_soon_threadsafe(job.ready_chunks.put_nowait, None)
             return
         self._seconds_per_sample = (time.monotonic() - started) / chunks.numel()
         self._metrics.batch_size.observe(len(batch))
@@ -254,8 +254,8 @@ class Batcher:
                     continue
                 job.results[index] = row
                 job.finished_chunks += 1
-                if job.ready_chunks is not None:
-                    job.loop.call_soon_threadsafe(job.ready_chunks.put_nowait, index)
+                if job.on_chunk is not None:
+                    job.loop.call_soon_threadsafe(job.on_chunk, index)
                 if job.finished_chunks == len(job.chunks):
                     job.finished_at = time.monotonic()
                     self._metrics.batcher_requests.dec()

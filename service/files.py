@@ -20,13 +20,13 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from model.separator import resample
 from service import audio
 from service.errors import ApiError
 from service.metrics import Metrics
 from service.runtime import Phase, Runtime, batch_ceiling
+from service.separation import Separation
 from service.settings import Settings
-from service.stems import Mode, chosen_names, per_query, restore, split_windows, stem_names, stems
+from service.stems import Mode, chosen_names, named, stem_names
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
 FILES_IN_FLIGHT = 4  # enough to fill batches across files, few enough to bound memory
@@ -142,19 +142,15 @@ async def separate_one(
     limits: audio.Limits,
     bar: tqdm,
 ) -> None:
-    separator = runtime.separator
     with task.source.open("rb") as file:
         upload = await asyncio.to_thread(audio.decode, file, limits)
-    at_model_rate = await asyncio.to_thread(resample, upload.samples, upload.sample_rate, separator.sample_rate)
-    windows = split_windows(separator.chunking, at_model_rate)
-    job = runtime.batcher.submit(*per_query(windows, conditions), streamed=True)
-    for done in range(1, len(job.chunks) + 1):  # the bar moves chunk by chunk, to the file's length exactly
-        if await job.ready_chunks.get() is None:
-            break  # the batch failed: job.done holds the error
-        bar.update(task.milliseconds * done // len(job.chunks) - task.milliseconds * (done - 1) // len(job.chunks))
-    separated = await job.done
-    targets = await asyncio.to_thread(restore, separated, separator, at_model_rate.shape[-1], upload)
-    for name, samples in stems(names, targets, upload.samples, mode).items():
+    plan = await asyncio.to_thread(runtime.separator.plan, upload.samples, upload.sample_rate, conditions, mode)
+
+    def progress(done: int, total: int) -> None:  # the bar moves chunk by chunk, to the file's length exactly
+        bar.update(task.milliseconds * done // total - task.milliseconds * (done - 1) // total)
+
+    stems = await Separation(runtime.batcher, plan, progress).result()
+    for name, samples in named(names, stems).items():
         destination = task.destinations[name]
         destination.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(sf.write, destination, samples.T, upload.sample_rate)

@@ -1,10 +1,6 @@
-"""Prometheus metrics (one registry per app, so several apps can live in one process) and the
-per-request stage timer behind the `Server-Timing` header."""
+"""Prometheus metrics (one registry per app, so several apps can live in one process)."""
 
 from __future__ import annotations
-
-import time
-from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 
@@ -62,24 +58,3 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-class StageTimer:
-    """Wall time per request stage, written out as a `Server-Timing` header (milliseconds)."""
-
-    def __init__(self) -> None:
-        self.stages: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.add(name, time.perf_counter() - start)
-
-    def add(self, name: str, seconds: float) -> None:
-        self.stages[name] = self.stages.get(name, 0.0) + seconds
-
-    def header(self) -> str:
-        return ", ".join(f"{name};dur={seconds * 1000:.1f}" for name, seconds in self.stages.items())

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.access_log import AccessLog
 from service.errors import ApiError, error_response
 from service.metrics import Metrics
+from service.record import RequestRecord
 
 # Echo a client's request ID only if it is short and plain, so it is safe in headers and logs.
 CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
@@ -67,7 +68,7 @@ class UploadLimit:
 
     def too_large(self) -> ApiError:
         # Connection: close makes uvicorn hang up after the answer instead of reading the rest.
-        message = f"the request body is over {self.max_bytes} bytes"
+        message = f"the request body is over {self.max_bytes} bytes (set TEXTSEP_MAX_UPLOAD_BYTES to raise it)"
         return ApiError(413, "upload_too_large", message, {"Connection": "close"})
 
 
@@ -114,7 +115,8 @@ class RequestContext:
         request_id = client_id if CLIENT_REQUEST_ID.fullmatch(client_id) else uuid.uuid4().hex
         status = 500  # what the client sees if the app raises before answering
         bytes_in = bytes_out = 0
-        server_timing = ""
+        record = RequestRecord(request_id)
+        scope.setdefault("state", {})["record"] = record  # the handler's: `RequestRecord.of(request)`
         start = time.perf_counter()
 
         async def counting_receive() -> Message:
@@ -124,12 +126,10 @@ class RequestContext:
             return message
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, bytes_out, server_timing
+            nonlocal status, bytes_out
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
-                server_timing = headers.get("server-timing", "")
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
             bytes_out += len(message.get("body", b""))
             await send(message)
 
@@ -142,12 +142,11 @@ class RequestContext:
             self.metrics.requests.labels(label, str(status)).inc()
             self.metrics.latency.labels(label).observe(seconds)
             self.access_log.write(
-                scope,
-                request_id=request_id,
+                record,
+                method=scope["method"],
                 route=label,
                 status=status,
                 seconds=seconds,
                 bytes_in=bytes_in,
                 bytes_out=bytes_out,
-                server_timing=server_timing,
             )

@@ -4,8 +4,8 @@ load, py-spy, the report and its plots. The numbers of such a run mean nothing; 
 import json
 
 from bench.__main__ import main
-from bench.load import server_timing
 from bench.server import batch_size_counts, parse_metrics
+from service.record import parse_server_timing
 
 
 def test_quick_run_writes_the_report_and_its_plots(tmp_path):
@@ -36,7 +36,7 @@ def test_batch_sizes_are_the_difference_of_two_scrapes():
 
 
 def test_server_timing_header_is_read_in_seconds():
-    assert server_timing("decode;dur=1.5, embed;dur=0.0, queue;dur=250.0") == {
+    assert parse_server_timing("decode;dur=1.5, embed;dur=0.0, queue;dur=250.0") == {
         "decode": 0.0015,
         "embed": 0.0,
         "queue": 0.25,

@@ -55,6 +55,28 @@ def server(tmp_path_factory):
         yield server.wait_ready()
 
 
+def server_errors(server: Server) -> list[str]:
+    """The 5xx statuses the server has answered so far, by route (/readyz's 503 while warming up is
+    what it should say, so it does not count), and whether it logged a traceback."""
+    text = httpx.get(server.url + "/metrics", headers=AUTH).text
+    errors = [
+        f"{sample.labels['route']} {sample.labels['status']}"
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "textsep_requests_total" and sample.value > 0
+        and sample.labels["status"].startswith("5") and sample.labels["route"] != "/readyz"
+    ]  # fmt: skip
+    return errors + (["a traceback in the log"] if "Traceback" in server.log.read_text() else [])
+
+
+@pytest.fixture(autouse=True)
+def no_server_error(request):
+    """After every test that used the server, in any order: nothing it sent got a 5xx or a traceback."""
+    yield
+    if "server" in request.fixturenames:
+        assert server_errors(request.getfixturevalue("server")) == []
+
+
 def post(server: Server, **request) -> httpx.Response:
     headers = AUTH | request.pop("headers", {})
     return httpx.post(server.url + "/separate", headers=headers, timeout=60, **request)
@@ -245,20 +267,6 @@ def test_a_decompression_bomb_is_refused_without_decoding_it(server):
         assert (answer.status_code, answer.json()["error"]["code"]) == (413, "audio_too_long")
     growth = process_sample(server.process.pid).peak_rss - before.rss
     assert growth < decoded_bytes / 10, f"peak RSS grew {growth / 2**20:.0f} MiB"
-
-
-def test_no_request_got_a_server_error(server):
-    """Runs last in this file: over everything sent above, the server answered no 5xx and logged no
-    traceback. (/readyz answered 503 while the server warmed up, as it should.)"""
-    text = httpx.get(server.url + "/metrics", headers=AUTH).text
-    statuses = [
-        sample.labels["status"]
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "textsep_requests_total" and sample.value > 0 and sample.labels["route"] != "/readyz"
-    ]
-    assert "200" in statuses and not [status for status in statuses if status.startswith("5")], statuses
-    assert "Traceback" not in server.log.read_text()
 
 
 # ---- access -----------------------------------------------------------------------------------

@@ -86,6 +86,27 @@ def test_several_queries_equal_each_sent_alone_and_come_zipped_with_a_manifest(s
     assert np.array_equal(read(residual_only)[0], stems["residual.wav"])
 
 
+@pytest.mark.parametrize("mode", ["extract", "remove", "both"])
+def test_the_library_answers_what_the_service_answers_in_every_mode(server, bundled, audio_file, mode):
+    """`Separator.separate_stems` and POST /separate run the same plan: the same stems, to batching's
+    float noise, at the upload's rate and length (44.1 kHz stereo: resampled both ways)."""
+    upload, queries = audio_file(5.3, 44100, channels=2, seed=5), ["piano", "a man speaking"]
+    mixture, rate = sf.read(io.BytesIO(upload), dtype="float32", always_2d=True)
+    library = bundled.separate_stems(mixture.T, rate, queries, mode)
+    answer = post(server, upload, queries, mode=mode, subtype="FLOAT")
+    served = {"residual.wav": read(answer)[0]} if mode == "remove" else unzip(answer)[0]  # remove: one WAV
+    expected = {} if mode == "remove" else {"piano.wav": library.targets[0], "a-man-speaking.wav": library.targets[1]}
+    expected["residual.wav"] = library.residual
+    assert set(served) == set(expected)
+    for name, samples in expected.items():
+        assert samples.shape == (2, len(mixture))
+        assert np.abs(served[name] - samples.T).max() < 1e-4, name
+
+    one = bundled.separate(mixture.T, rate, "piano", mode="remove" if mode == "remove" else "extract")
+    alone = read(separate(server.url, upload, "piano", mode="remove" if mode == "remove" else "extract", subtype="FLOAT"))
+    assert np.abs(alone[0] - one.T).max() < 1e-4
+
+
 MISTAKES = {
     "too many queries": ({"query": ["a", "b", "c", "d"]}, "too_many_queries"),
     "one of them empty": ({"query": ["a dog", " "]}, "invalid_query"),

@@ -156,8 +156,8 @@ def test_batcher_drops_the_queued_chunks_of_a_cancelled_request():
 
     job = asyncio.run(scenario())
     assert not job.done.done()
-    assert metrics.dropped_chunks._value.get() == 4
-    assert metrics.queue_chunks._value.get() == 0 and metrics.batcher_requests._value.get() == 0
+    assert sample(metrics, "textsep_dropped_chunks_total") == 4
+    assert sample(metrics, "textsep_queue_chunks") == 0 and sample(metrics, "textsep_batcher_requests") == 0
 
 
 def test_batcher_queue_is_bounded_in_audio_seconds_but_admits_into_an_empty_queue():
@@ -193,8 +193,14 @@ def test_cache_gives_the_encoder_the_query_as_typed_trimmed_and_encodes_a_burst_
     assert [hit for _, hit in burst] == [False, False, False] and torch.equal(burst[2][0], burst[0][0])
     assert again[1] is False and calls[1] == ["a dog barking"]
     assert evicted[1] is False and calls[-1] == ["a cat"]
-    assert metrics.cache_hits._value.get() == 0 and metrics.cache_misses._value.get() == 6
+    assert sample(metrics, "textsep_embedding_cache_hits_total") == 0
+    assert sample(metrics, "textsep_embedding_cache_misses_total") == 6
     assert encoder_text("  Rain\n ON   a roof ") == "Rain\n ON   a roof"
+
+
+def sample(metrics: Metrics, name: str) -> float:
+    """A metric's value through the registry's public API, as /metrics would show it."""
+    return metrics.registry.get_sample_value(name)
 
 
 def decode(data: bytes, max_seconds=10.0, max_channels=2):

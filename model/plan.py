@@ -1,0 +1,162 @@
+"""The separation plan: one owner for everything between an input and its separated sounds.
+
+demucs has one `apply_model` that every caller uses; this is ours. Every caller (the library's
+`Separator.separate`, the service's answers, streamed or whole, the CLI) goes through it:
+
+    plan = SeparationPlan(samples [C, T], rate, conditions [Q, D], chunking, model_rate, mode)
+    plan.chunks [N, W], plan.conditions [N, D]   what the model must run, in any batches, any order
+    plan.finish(separated [N, W]) -> Stems        per-query targets and/or the residual, each
+                                                  [C, T] at the input's rate, channels, exact length
+    plan.stream() -> PlanStream                   the same for one query, window by window, in order
+
+The input is resampled to the model's rate, cut into `Chunking` windows (each channel a mono signal
+of its own: the network is mono) and every window is run once per query. Rows are ordered query,
+then window, then channel: row (q, i, c) = (q * n + i) * C + c, so window i of every channel of a
+query sits together and a stream can write it as soon as those C rows are in.
+
+`mode` says what comes back: `extract` the targets, `remove` the residual alone (the input minus
+the targets), `both` the targets and the residual. With several queries, `extract` answers the
+residual too (what none of the queries took), so the stems always sum to the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import soxr
+import torch
+
+from model.chunking import Chunking, StreamingMerge
+
+Mode = Literal["extract", "remove", "both"]
+MODES: tuple[Mode, ...] = ("extract", "remove", "both")
+
+
+def answered(mode: Mode, queries: int) -> tuple[bool, bool]:
+    """(whether the targets come back, whether the residual does) for a mode and a query count."""
+    return mode != "remove", mode != "extract" or queries > 1
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """[channels, samples] float32 -> [channels, samples'] with soxr's high-quality filter."""
+    if from_rate == to_rate:
+        return audio
+    return np.ascontiguousarray(soxr.resample(audio.T, from_rate, to_rate).T, dtype=np.float32).reshape(
+        audio.shape[0], -1
+    )
+
+
+def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
+    """Cut or zero-pad the last axis to exactly `length` (resampling rounds lengths)."""
+    if audio.shape[-1] >= length:
+        return audio[..., :length]
+    return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, length - audio.shape[-1])])
+
+
+def residual(mixture: np.ndarray, targets: list[np.ndarray]) -> np.ndarray:
+    """What is left of the mixture once every target is taken out: residual + sum(targets) = mixture."""
+    return mixture - np.sum(targets, axis=0, dtype=np.float32)
+
+
+@dataclass
+class Stems:
+    """What a separation answers. `targets`: one [C, T] per query, in query order (empty for
+    `remove`); `residual`: [C, T], the input minus every target, or None where the mode leaves it out."""
+
+    targets: list[np.ndarray]
+    residual: np.ndarray | None
+
+
+class SeparationPlan:
+    def __init__(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        conditions: torch.Tensor,
+        chunking: Chunking,
+        model_rate: int,
+        mode: Mode = "extract",
+    ):
+        """`samples` [C, T] float32 at `sample_rate`; `conditions` [Q, D], one per query."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if samples.ndim != 2:
+            raise ValueError(f"expected [channels, frames] samples, got shape {samples.shape}")
+        if conditions.ndim != 2 or len(conditions) == 0:
+            raise ValueError(f"expected [queries, D] conditions, got shape {tuple(conditions.shape)}")
+        self.samples, self.sample_rate, self.mode = samples, sample_rate, mode
+        self.chunking, self.model_rate = chunking, model_rate
+        self.channels, self.frames = samples.shape
+        self.queries = len(conditions)
+        at_model_rate = torch.from_numpy(resample(samples, sample_rate, model_rate))  # [C, T']
+        self.model_frames = at_model_rate.shape[-1]
+        self.windows = chunking.count(self.model_frames)  # n
+        windows = chunking.split(at_model_rate).transpose(0, 1)  # [n, C, W]
+        rows = windows.reshape(-1, windows.shape[-1])  # [n x C, W], window-major
+        self.chunks = rows.repeat(self.queries, 1)  # [Q x n x C, W]
+        self.conditions = conditions.repeat_interleave(len(rows), dim=0)  # [Q x n x C, D]
+
+    @property
+    def rows_per_query(self) -> int:
+        return self.windows * self.channels
+
+    def finish(self, separated: torch.Tensor) -> Stems:
+        """Every row of `chunks`, separated ([N, W] at the model rate, in `chunks`' order) -> the stems."""
+        if separated.shape != self.chunks.shape:
+            raise ValueError(f"expected separated chunks of shape {tuple(self.chunks.shape)}, got {tuple(separated.shape)}")
+        targets = []
+        for rows in separated.split(self.rows_per_query):  # one query's [n x C, W]
+            windows = rows.reshape(self.windows, self.channels, -1).transpose(0, 1)  # [C, n, W]
+            merged = self.chunking.merge(windows, self.model_frames).numpy()  # [C, T']
+            targets.append(fit_length(resample(merged, self.model_rate, self.sample_rate), self.frames))
+        with_targets, with_residual = answered(self.mode, self.queries)
+        return Stems(targets if with_targets else [], residual(self.samples, targets) if with_residual else None)
+
+    def stream(self) -> PlanStream:
+        """The answer window by window, for one query and mode `extract` or `remove`."""
+        if self.queries != 1 or self.mode == "both":
+            raise ValueError("a stream answers one sound: one query, mode extract or remove")
+        return PlanStream(self)
+
+
+class PlanStream:
+    """`SeparationPlan.finish` for one query, piece by piece: `push` window i's rows ([C, W], the
+    rows `rows(i)` of the plan's chunks, separated) in order, and get back the samples ([C, k] at the
+    input's rate) that became final with it. The pieces join to `finish`'s exact output (the
+    overlap-add adds in `merge`'s order; soxr's stream gives one-shot soxr's samples), so only about
+    one window of output is ever held."""
+
+    def __init__(self, plan: SeparationPlan):
+        self.plan = plan
+        self.merge = StreamingMerge(plan.chunking, plan.model_frames)
+        self.pushed = self.written = 0
+        rates = plan.model_rate, plan.sample_rate
+        self.resampler = None if rates[0] == rates[1] else soxr.ResampleStream(*rates, plan.channels, "float32")
+
+    @property
+    def windows(self) -> int:
+        return self.plan.windows
+
+    def rows(self, window: int) -> slice:
+        """The plan's rows (every channel of `window`) that `push` needs next."""
+        channels = self.plan.channels
+        return slice(window * channels, (window + 1) * channels)
+
+    def push(self, window: torch.Tensor) -> np.ndarray:
+        """The next window ([C, W] separated, at the model rate) -> the samples [C, k] it completes."""
+        self.pushed += 1
+        last = self.pushed == self.windows
+        piece = np.ascontiguousarray(self.merge.push(window).numpy().T)  # [k', C]
+        if self.resampler is not None:
+            piece = self.resampler.resample_chunk(piece, last=last)
+        frames, written = self.plan.frames, self.written
+        piece = piece[: frames - written]
+        if last:  # resampling rounds lengths: pad to the input's exact length, as `fit_length` does
+            piece = np.pad(piece, [(0, frames - written - len(piece)), (0, 0)])
+        self.written += len(piece)
+        piece = piece.T  # [C, k]
+        if self.plan.mode == "remove":
+            piece = residual(self.plan.samples[:, written : self.written], [piece])
+        return piece
