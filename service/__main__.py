@@ -4,7 +4,6 @@ model and batcher in-process over files, folders or globs. Both read the same `T
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -13,33 +12,23 @@ from typing import get_args
 import uvicorn
 from pydantic import ValidationError
 
-from service import access_log
+from service import logs
 from service.app import create_app
+from service.draining import DrainingServer
 from service.files import separate_files
-from service.runtime import Runtime
 from service.settings import ConfigurationError, Settings, check_model_files, describe_validation_error
 from service.stems import Mode
 
 STARTUP_FAILED = 3  # uvicorn's own exit code for a failed startup
 
 
-class DrainingServer(uvicorn.Server):
-    """Uvicorn already finishes in-flight requests on SIGTERM; this also turns /readyz and new
-    /separate requests to 503 at that moment, so load balancers stop sending work at once."""
-
-    def __init__(self, config: uvicorn.Config, runtime: Runtime):
-        super().__init__(config)
-        self.runtime = runtime
-
-    def handle_exit(self, sig, frame) -> None:
-        self.runtime.drain()
-        super().handle_exit(sig, frame)
-
-
 def serve(settings: Settings) -> int:
     app = create_app(settings)
-    access_log.configure()  # JSON lines in place of uvicorn's access log
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    # access_log=False: the JSON access log (service/access_log.py) replaces uvicorn's
+    log_config = logs.uvicorn_log_config(settings.log_format)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="info", log_config=log_config, access_log=False
+    )
     server = DrainingServer(config, app.state.runtime)
     # After its graceful shutdown uvicorn re-raises the signal it caught. By then every accepted
     # request has been answered, so that is a clean exit, not death by signal.
@@ -83,7 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     separate.add_argument("--force", action="store_true", help="redo files whose stems already exist")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:  # a setting to fix is not a bug: say what and how, no traceback
         settings = Settings()
         check_model_files(settings)
@@ -93,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"textsep: {error}", file=sys.stderr)
         return 2
+    logs.configure(settings.log_format)
     if args.command == "serve":
         return serve(settings)
     return separate_files(settings, args.inputs, args.query, args.mode, args.output, args.force)

@@ -1,6 +1,6 @@
 """One JSON line per request on the `textsep.access` logger, in place of uvicorn's access log.
 
-A line says who asked what and how it went (request ID, route, status, time per stage, audio
+A line says who asked what and how it went (request ID, route and path, status, time per stage, audio
 seconds, bytes each way) but carries no audio, no headers (so no API key) and no query text unless
 TEXTSEP_LOG_QUERIES allows it: queries can be personal data.
 """
@@ -36,6 +36,7 @@ class AccessLog:
         *,
         method: str,
         route: str,
+        path: str,
         status: int,
         seconds: float,
         bytes_in: int,
@@ -45,6 +46,7 @@ class AccessLog:
             "request_id": record.request_id,
             "method": method,
             "route": route,
+            "path": path,  # the route template bounds metric labels; the log can say what was asked for (a 404's path)
             "status": status,
             "duration_ms": round(seconds * 1000, 1),
             "stages_ms": {name: round(stage * 1000, 1) for name, stage in record.stages.items()},

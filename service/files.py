@@ -102,7 +102,8 @@ def separate_files(
         return 1
     try:
         total = sum(task.milliseconds for task in todo)
-        with tqdm(total=total, unit_scale=0.001, desc="separating", bar_format=PROGRESS) as bar:  # counts ms, shows s
+        # counts ms, shows s; disable=None: drawn on a terminal only, never into a log or a pipe
+        with tqdm(total=total, unit_scale=0.001, desc="separating", bar_format=PROGRESS, disable=None) as bar:
             failures = asyncio.run(run(runtime, todo, queries, names, mode, settings, bar))
     finally:
         runtime.close()

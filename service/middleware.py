@@ -145,6 +145,7 @@ class RequestContext:
                 record,
                 method=scope["method"],
                 route=label,
+                path=scope["path"],
                 status=status,
                 seconds=seconds,
                 bytes_in=bytes_in,

@@ -58,6 +58,9 @@ class Runtime:
         self.separator: Separator | None = None
         self.batcher: Batcher | None = None
         self.cache: EmbeddingCache | None = None
+        # HTTP requests begun before a drain and not yet answered (service/draining.py counts them):
+        # the process may exit once a drain has brought this to 0.
+        self.open_requests = 0
         self._lock = threading.Lock()
 
     @property

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     max_seconds: float = Field(600.0, gt=0, description="Longest upload in seconds of audio.")
     max_channels: int = Field(8, ge=1, description="Most channels in an upload.")
     max_queries: int = Field(8, ge=1, description="Most `query` fields in one /separate request.")
+    unknown_query_threshold: float | Literal["model", "off"] = Field(
+        "model",
+        description="A text query less similar than this (cosine, 0-1) to every sound the model knows is refused "
+        "with 422 `unknown_query`. `model`: the threshold stored with a closed-vocabulary model's weights (the "
+        "bundled one; chosen on validation), none for an open-vocabulary one (AudioSep); `off`: never refuse.",
+    )
     max_queue_seconds: float = Field(
         1800.0,
         gt=0,
@@ -115,6 +121,11 @@ class Settings(BaseSettings):
     api_keys_file: FilePath | None = Field(None, description="File of API keys, one a line (`#` starts a comment).")
     metrics_need_key: bool = Field(False, description="Whether /metrics needs an API key too (when keys are set).")
     log_queries: bool = Field(False, description="Put query texts in the access log (off: they may be personal).")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`text`: uvicorn's and the application's lines as people read them, on stderr (the access log "
+        "is JSON on stdout either way); `json`: every line on stdout, one JSON object each.",
+    )
     host: str = Field("0.0.0.0", description="Address `serve` listens on.")
     port: int = Field(
         8000,

@@ -1,8 +1,13 @@
 """`python -m service separate`: the same model and batcher in-process, on one file or many."""
 
+import contextlib
+import fcntl
 import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import numpy as np
@@ -11,24 +16,40 @@ import soundfile as sf
 REPO = Path(__file__).resolve().parents[1]
 
 
+COMMAND = [sys.executable, "-m", "service", "separate"]
+ENV = {**os.environ, "TEXTSEP_MAX_BATCH": "2"}  # small: warm-up runs every batch size up to it
+
+
 def textsep(*args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "service", "separate", *args]
-    env = {**os.environ, "TEXTSEP_MAX_BATCH": "2"}  # small: warm-up runs every batch size up to it
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run([*COMMAND, *args], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_separate_writes_the_same_length_rate_and_channels(tmp_path, audio_file):
+def textsep_on_a_terminal(*args: str) -> tuple[int, str]:
+    """Exit code and what the CLI wrote with its stderr on a pseudo-terminal (as a person sees it)."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a new pty is 0 columns wide
+    with subprocess.Popen([*COMMAND, *args], cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=terminal) as cli:
+        os.close(terminal)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once the CLI has exited and the terminal is closed
+            while piece := os.read(controller, 65536):
+                shown += piece
+        os.close(controller)
+        return cli.wait(timeout=300), shown.decode(errors="replace")
+
+
+def test_separate_writes_the_same_length_rate_and_channels_with_a_progress_bar_on_a_terminal(tmp_path, audio_file):
     source, output = tmp_path / "in.wav", tmp_path / "out.wav"
     source.write_bytes(audio_file(2.3, 22050, 2))
-    done = textsep(str(source), "--query", "a humming tone", "-o", str(output))
-    assert done.returncode == 0, done.stderr
+    returncode, shown = textsep_on_a_terminal(str(source), "--query", "a humming tone", "-o", str(output))
+    assert returncode == 0, shown
     original, separated = sf.info(source), sf.info(output)
     assert (separated.frames, separated.samplerate, separated.channels) == (
         original.frames,
         original.samplerate,
         original.channels,
     )
-    assert "separating" in done.stderr  # the progress bar
+    assert "separating: 100%" in shown  # the progress bar
 
 
 def test_a_folder_of_good_and_broken_files(tmp_path, audio_file):
@@ -43,6 +64,7 @@ def test_a_folder_of_good_and_broken_files(tmp_path, audio_file):
     assert done.returncode == 1, done.stderr
     failed = [line for line in done.stderr.splitlines() if line.startswith("failed: ")]
     assert len(failed) == 1 and "broken.wav" in failed[0] and "2 of 3 file(s) separated" in done.stderr
+    assert "separating" not in done.stderr and "\r" not in done.stderr  # no progress bar into a pipe or a log
     for name, upload in [("a", inputs / "a.wav"), ("more/b", inputs / "more" / "b.flac")]:
         stems = {path.name: sf.read(path, always_2d=True)[0] for path in (output / name).iterdir()}
         assert set(stems) == {"a-humming-tone.wav", "noise.wav", "residual.wav"}

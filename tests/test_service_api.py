@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 from live import REPO, Server, read, separate, wait_until
+
+from service.settings import Settings
 
 EXAMPLE = REPO / "examples/speech-and-piano.wav"
 
@@ -252,6 +255,40 @@ def test_a_512_char_query_with_spaces_around_is_accepted(server, audio_file):
     assert separate(server.url, audio_file(0.2, 8000), "  " + "x" * 512 + "  ").status_code == 200
 
 
+def test_the_default_byte_limit_lets_the_longest_advertised_upload_in(servers, audio_file):
+    """600 s (TEXTSEP_MAX_SECONDS' default) of 16-bit stereo WAV at 48 kHz, a 30 s query recording
+    of the same kind and eight 512-character queries fit the default TEXTSEP_MAX_UPLOAD_BYTES: the
+    server reads the form to its end and judges its fields (an unknown format here, so nothing runs)."""
+    serial = servers["serial"]  # the default limits
+    files = [
+        ("file", ("ten-minutes.wav", audio_file(600, 48000, 2, subtype="PCM_16"))),
+        ("query_audio", ("example.wav", audio_file(30, 48000, 2, subtype="PCM_16"))),
+    ]
+    answer = httpx.post(
+        serial.url + "/separate", files=files, data={"query": ["x" * 512] * 8, "format": "mp3"}, timeout=300
+    )
+    assert int(answer.request.headers["content-length"]) > 630 * 48000 * 2 * 2
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_format", answer.text
+
+
+@pytest.mark.parametrize("which, limit", [("batched", 2_000_000), ("serial", Settings().max_upload_bytes)])
+def test_a_body_over_the_byte_limit_is_told_which_setting_raises_it(servers, which, limit):
+    with socket.create_connection(("127.0.0.1", servers[which].port), timeout=30) as connection:
+        connection.sendall(
+            b"POST /separate HTTP/1.1\r\nHost: test\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+            b"Content-Length: %d\r\n\r\n" % (limit + 1)
+        )
+        answer = b""
+        while received := connection.recv(65536):  # the server hangs up after its answer (Connection: close)
+            answer += received
+    head, _, body = answer.decode().partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 413")
+    assert json.loads(body)["error"] == {
+        "code": "upload_too_large",
+        "message": f"the request body is over {limit} bytes (set TEXTSEP_MAX_UPLOAD_BYTES to raise it)",
+    }
+
+
 def test_upload_limit_holds_while_the_body_streams_in(server):
     """No Content-Length (chunked) and a body that never ends: the 413 must come once the limit is
     passed, from the bytes read so far."""
@@ -326,3 +363,54 @@ def test_sigterm_answers_every_accepted_request_then_exits_0(tmp_path, audio_fil
         assert [answer.status_code for answer in answers] == [200] * len(uploads)
         assert all(read(answer)[0].shape == (20 * 16000, 1) for answer in answers)
         assert server.process.wait(timeout=60) == 0
+
+
+def test_after_sigterm_the_server_says_it_is_draining_refuses_new_work_and_answers_what_it_accepted(
+    tmp_path, audio_file
+):
+    with Server(tmp_path, TEXTSEP_MAX_BATCH="1") as server:
+        server.wait_ready()
+        with ThreadPoolExecutor(1) as pool:
+            long = pool.submit(separate, server.url, audio_file(120, 16000), "a hum")  # 30 chunks, one at a time
+            wait_until(lambda: server.metric("textsep_queue_chunks") > 0)
+            server.process.send_signal(signal.SIGTERM)
+            wait_until(lambda: httpx.get(server.url + "/readyz").status_code == 503)  # the socket is still open
+            assert httpx.get(server.url + "/readyz").json() == {"status": "draining"}
+            refused = separate(server.url, audio_file(0.5, 16000), "a hum")
+            assert server.metric("textsep_queue_chunks") > 0, "the long request ended before: use a longer one"
+            answer = long.result()
+        exit_code = server.process.wait(timeout=60)
+    assert refused.status_code == 503 and int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["error"] == {"code": "not_ready", "message": "the server is not ready: draining"}
+    assert refused.headers["connection"] == "close"  # its upload is not read: the client can go elsewhere
+    assert answer.status_code == 200 and read(answer)[0].shape == (120 * 16000, 1)
+    assert exit_code == 0
+    log = server.log.read_text()
+    assert "draining: 1 request(s) to finish" in log and "drained: every accepted request is answered" in log
+
+
+def test_with_log_format_json_every_line_of_the_server_is_one_json_object(tmp_path):
+    with Server(tmp_path, TEXTSEP_MAX_BATCH="1", TEXTSEP_LOG_FORMAT="json") as server:
+        server.wait_ready()
+        assert httpx.get(server.url + "/no/such/page").status_code == 404
+        assert server.stop() == 0
+    lines = server.log.read_text().splitlines()
+    not_json = [line for line in lines if not is_json_object(line)]
+    assert lines and not not_json, f"{len(not_json)} of {len(lines)} lines are not JSON objects: {not_json[:5]}"
+    lines = [json.loads(line) for line in lines]
+    by_logger = {}
+    for line in lines:
+        by_logger.setdefault(line.get("logger"), []).append(line["message"])
+    assert any(message.startswith("Uvicorn running on") for message in by_logger["uvicorn.error"])  # uvicorn's
+    assert any(message.startswith("model ready") for message in by_logger["service.runtime"])  # the app's
+    assert any(message.startswith("drained") for message in by_logger["service.draining"])
+    (not_found,) = [line for line in lines if line.get("status") == 404]  # the access log's line
+    assert (not_found["route"], not_found["path"], not_found["method"]) == ("unmatched", "/no/such/page", "GET")
+    assert all({"time", "message"} <= set(line) for line in lines)
+
+
+def is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
