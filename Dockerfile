@@ -37,12 +37,15 @@ COPY --chmod=755 docker/probe.py /usr/local/bin/textsep-probe
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \
+    TEXTSEP_LOG_FORMAT=json \
     TEXTSEP_AUDIOSEP_CHECKPOINT=/checkpoints/audiosep_base_4M_steps.ckpt \
     TEXTSEP_CLAP_CHECKPOINT=/checkpoints/music_speech_audioset_epoch_15_esc_89.98.pt \
     TEXTSEP_CLAP_TOKENIZER_DIR=/checkpoints/roberta-base
 USER 10001
 WORKDIR /home/textsep
 EXPOSE 8000
+# Logs: one JSON object a line on stdout (uvicorn's, the application's and the access log), for the
+# platform's log collector.
 # Liveness: the process answers (it does while the model loads). Readiness is /readyz: compose and
 # Kubernetes use it to decide when a replica gets traffic.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["textsep-probe", "/healthz"]

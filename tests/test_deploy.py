@@ -51,7 +51,10 @@ def test_kubernetes_pods_take_one_gpu_and_outlast_their_drain():
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
     pre_stop_s = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
-    assert pod["terminationGracePeriodSeconds"] > pre_stop_s  # the drain itself comes after preStop
+    # The drain comes after preStop and lasts until every accepted request is answered: at most the request timeout.
+    assert pod["terminationGracePeriodSeconds"] > pre_stop_s + Settings().request_timeout_s
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    assert int(services["separator"]["stop_grace_period"].removesuffix("s")) > Settings().request_timeout_s
 
 
 def test_nginx_body_limit_is_the_services():
