@@ -34,7 +34,9 @@ class BenchServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.settings = settings
         self.log = Path(tempfile.mkstemp(prefix="textsep-bench-", suffix=".log")[1])
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PORT": str(self.port), "TEXTSEP_HOST": "127.0.0.1", **settings}
+        # Every query of the workload is served (none refused as unknown): the bench measures separation.
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PORT": str(self.port), "TEXTSEP_HOST": "127.0.0.1",
+               "TEXTSEP_UNKNOWN_QUERY_THRESHOLD": "off", **settings}  # fmt: skip
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "service", "serve"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT

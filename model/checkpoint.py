@@ -125,3 +125,13 @@ def load_checkpoint(path: Path | str) -> tuple[ResUNet, dict]:
     return load_network(
         path, PROJECT_FORMAT, lambda config: ResUNet(ResUNetConfig.from_dict(config)), "model checkpoint"
     )
+
+
+def update_metadata(path: Path | str, **metadata) -> None:
+    """Add or replace metadata in a file `save_network` wrote, keeping its weights; atomically."""
+    path = require_file(path, "checkpoint")
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload.update(metadata)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)

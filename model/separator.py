@@ -29,6 +29,7 @@ from model.chunking import Chunking
 from model.encoders.text import MiniLMEncoder, TextEncoder
 from model.plan import Mode, SeparationPlan, Stems, resample
 from model.resunet import ResUNet, ResUNetConfig
+from model.vocabulary import Vocabulary
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 PRETRAINED = {"bundled": WEIGHTS_DIR / "bundled-small.pt"}
@@ -86,11 +87,13 @@ class Separator:
         chunk_seconds: float = 10.0,
         overlap_seconds: float = 1.0,
         audio_encoder: AudioQueryEncoder | None = None,
+        vocabulary: Vocabulary | None = None,
     ):
         """`chunk_seconds`/`overlap_seconds`: the fixed window every input is cut into (the unit of
         batching) and its cross-fade, rounded to the network's grid (see `grid_aligned_chunking`);
         longer overlap costs throughput, shorter gives seams. `audio_encoder`: embeds example
-        recordings into the text encoder's space (query by example); None if the model has none."""
+        recordings into the text encoder's space (query by example); None if the model has none.
+        `vocabulary`: the classes a closed-vocabulary model knows (model/vocabulary.py); None: open."""
         for kind, query_encoder in (("text", encoder), ("audio-query", audio_encoder)):
             if query_encoder is not None and query_encoder.dim != model.config.condition_size:
                 raise ValueError(
@@ -106,6 +109,7 @@ class Separator:
         self.model = model.eval().to(self.device)
         self.encoder = encoder
         self.audio_encoder = audio_encoder
+        self.vocabulary = vocabulary
         self.chunking = grid_aligned_chunking(model.config, chunk_seconds, overlap_seconds)
 
     @property
@@ -142,7 +146,9 @@ class Separator:
             raise ValueError(
                 f"{query_audio} embeds into the space of {audio_encoder.text_space!r}, not of {encoder_name!r}"
             )
-        return cls(model, MiniLMEncoder(device=device), audio_encoder=audio_encoder, **options)
+        encoder = MiniLMEncoder(device=device)
+        vocabulary = Vocabulary.from_metadata(metadata, encoder.encode)
+        return cls(model, encoder, audio_encoder=audio_encoder, vocabulary=vocabulary, **options)
 
     @classmethod
     def from_audiosep(

@@ -20,13 +20,13 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from model.plan import Stems
 from model.separator import QueryByExampleUnavailable, Separator, joint_condition
-from service import audio
+from service import audio, vocabulary
 from service.access_log import AccessLog
 from service.auth import ApiKeys
 from service.batcher import QueueFull
+from service.draining import DrainGate
 from service.errors import ApiError, documented, install_error_handlers, invalid, unavailable
 from service.metrics import Metrics
-from service.draining import DrainGate
 from service.middleware import RequestContext, RequestTimeout, UploadLimit
 from service.page import install_page
 from service.record import RequestRecord
@@ -114,6 +114,13 @@ class Info(BaseModel):
     input_formats: list[str]
     output_formats: list[str]
     output_subtypes: list[str]
+    vocabulary: list[str] | None = Field(
+        description="The sounds a closed-vocabulary model knows (its classes); null for an open-vocabulary model."
+    )
+    unknown_query_threshold: float | None = Field(
+        description="Text queries less similar than this to every sound in `vocabulary` get 422 `unknown_query`; "
+        "null: none are refused."
+    )
 
 
 SEPARATE_EXAMPLES = """Each option, with `examples/speech-and-piano.wav` from the repository against `make serve`:
@@ -261,6 +268,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             input_formats=INPUT_FORMATS,
             output_formats=list(audio.OUTPUT_FORMATS),
             output_subtypes=list(audio.OUTPUT_SUBTYPES),
+            vocabulary=separator.vocabulary.labels if separator.vocabulary is not None else None,
+            unknown_query_threshold=runtime.unknown_query_threshold,
         )
 
     return app
@@ -290,6 +299,9 @@ async def separate(
         record.audio_seconds = upload.seconds
     with record.stage("embed"):
         conditions, hits = await embed_queries(runtime, queries, query_audio, settings.max_channels)
+        matches = vocabulary.nearest(separator.vocabulary, conditions)
+        if matches is not None and query_audio is None:  # an example recording says what it is itself
+            vocabulary.refuse_unknown(queries, matches, runtime.unknown_query_threshold)
     with record.stage("plan"):
         plan = await asyncio.to_thread(separator.plan, upload.samples, upload.sample_rate, conditions, mode)
     try:
@@ -297,6 +309,8 @@ async def separate(
     except QueueFull as full:
         raise unavailable("queue_full", str(full), full.retry_after_s) from None
     headers = {"X-Embedding-Cache": ",".join("hit" if hit else "miss" for hit in hits)}
+    if matches is not None:
+        headers["X-Nearest-Class"] = vocabulary.header(matches)
     if stream:
         body = streamed_body(separation, StreamedWav(upload, subtype), metrics)
         return StreamingResponse(body, media_type="audio/wav", headers=headers)
@@ -308,7 +322,7 @@ async def separate(
         example_name = query_audio.filename if query_audio is not None else None
         body, media_type = await asyncio.to_thread(
             encode_stems, named(names, stems), dict(zip(names, queries)), mode, upload.sample_rate, format, subtype,
-            example_name,
+            example_name, dict(zip(names, map(vocabulary.manifest_entry, matches or []))),
         )  # fmt: skip
     metrics.audio_seconds.inc(upload.seconds * upload.channels)
     return Response(body, media_type=media_type, headers={"Server-Timing": record.server_timing(), **headers})

@@ -20,7 +20,7 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
-from service import audio
+from service import audio, vocabulary
 from service.errors import ApiError
 from service.metrics import Metrics
 from service.runtime import Phase, Runtime, batch_ceiling
@@ -101,10 +101,16 @@ def separate_files(
         print(f"textsep: the model did not load: {runtime.failure}", file=sys.stderr)
         return 1
     try:
+        conditions = known_conditions(runtime, queries)
+    except ApiError as error:  # a query the model does not know: the user's to fix, as the server's 422
+        runtime.close()
+        print(f"textsep: {error.detail}", file=sys.stderr)
+        return 2
+    try:
         total = sum(task.milliseconds for task in todo)
         # counts ms, shows s; disable=None: drawn on a terminal only, never into a log or a pipe
         with tqdm(total=total, unit_scale=0.001, desc="separating", bar_format=PROGRESS, disable=None) as bar:
-            failures = asyncio.run(run(runtime, todo, queries, names, mode, settings, bar))
+            failures = asyncio.run(run(runtime, todo, conditions, names, mode, settings, bar))
     finally:
         runtime.close()
     for source, reason in failures.items():
@@ -113,11 +119,28 @@ def separate_files(
     return 1 if failures else 0
 
 
+def known_conditions(runtime: Runtime, queries: list[str]) -> torch.Tensor:
+    """The queries' conditions [Q, D]; with a closed-vocabulary model each query's nearest known
+    sound is said, and a query the model does not know is refused as the server refuses it."""
+    conditions = runtime.separator.embed(queries)
+    matches = vocabulary.nearest(runtime.separator.vocabulary, conditions)
+    if matches is not None:
+        vocabulary.refuse_unknown(queries, matches, runtime.unknown_query_threshold)
+        for query, match in zip(queries, matches):
+            print(f"{query!r}: nearest known sound {match.label!r} ({match.similarity:.2f})", file=sys.stderr)
+    return conditions
+
+
 async def run(
-    runtime: Runtime, tasks: list[Task], queries: list[str], names: list[str], mode: Mode, settings: Settings, bar: tqdm
+    runtime: Runtime,
+    tasks: list[Task],
+    conditions: torch.Tensor,
+    names: list[str],
+    mode: Mode,
+    settings: Settings,
+    bar: tqdm,
 ) -> dict[Path, str]:
     """Every task, FILES_IN_FLIGHT at a time; returns the failed ones' reasons."""
-    conditions = runtime.separator.embed(queries)
     limits = audio.Limits(max_seconds=settings.max_seconds, max_channels=settings.max_channels)
     slots, failures = asyncio.Semaphore(FILES_IN_FLIGHT), {}
 

@@ -12,6 +12,7 @@ import logging
 import threading
 
 from model.separator import Separator
+from service import vocabulary
 from service.batcher import Batcher
 from service.cache import EmbeddingCache
 from service.metrics import Metrics
@@ -62,6 +63,11 @@ class Runtime:
         # the process may exit once a drain has brought this to 0.
         self.open_requests = 0
         self._lock = threading.Lock()
+
+    @property
+    def unknown_query_threshold(self) -> float | None:
+        """Below this similarity a text query is refused (model loaded); None: nothing is refused."""
+        return vocabulary.threshold(self.settings.unknown_query_threshold, self.separator.vocabulary)
 
     @property
     def ready(self) -> bool:

@@ -65,10 +65,11 @@ def zip_stems(files: dict[str, bytes], manifest: dict) -> bytes:
 
 def encode_stems(
     chosen: dict[str, np.ndarray], queries: dict[str, str], mode: Mode, sample_rate: int, format: str, subtype: str,
-    query_audio: str | None = None,
+    query_audio: str | None = None, classes: dict[str, dict] | None = None,
 ) -> tuple[bytes, str]:  # fmt: skip
     """(body, Content-Type): one file as itself, several as a ZIP with `manifest.json`. `queries`:
-    stem name -> its text query; `query_audio`: the example recording's file name, if one was given."""
+    stem name -> its text query; `query_audio`: the example recording's file name, if one was given;
+    `classes`: stem name -> its query's nearest known sound (closed-vocabulary models)."""
     files = {
         f"{name}.{format}": audio.encode(samples, sample_rate, format, subtype) for name, samples in chosen.items()
     }
@@ -83,7 +84,12 @@ def encode_stems(
         "subtype": subtype,
         "query_audio": query_audio,
         "files": [
-            {"name": f"{name}.{format}", "kind": RESIDUAL if name == RESIDUAL else "target", "query": queries.get(name)}
+            {
+                "name": f"{name}.{format}",
+                "kind": RESIDUAL if name == RESIDUAL else "target",
+                "query": queries.get(name),
+                **({"nearest_class": classes[name]} if classes and name in classes else {}),
+            }
             for name in chosen
         ],
     }

@@ -18,6 +18,10 @@ import soundfile as sf
 from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[1]
+# The tests' uploads are sine tones and noise, queried by what they are ("a humming tone"): sounds
+# the bundled model's vocabulary does not hold. Refusing unknown queries is tested on its own
+# (test_vocabulary.py), with the model's threshold; everywhere else it is off unless a test says.
+TEST_DEFAULTS = {"TEXTSEP_UNKNOWN_QUERY_THRESHOLD": "off"}
 STARTUP_TIMEOUT_S = 240  # two cores shared with other work: loading and warm-up can be slow
 
 
@@ -34,7 +38,8 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log_dir / f"server-{self.port}.log"
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "PORT": str(self.port), "TEXTSEP_HOST": "127.0.0.1", **settings}
+        env = {**os.environ, **TEST_DEFAULTS, "HF_HUB_OFFLINE": "1", "PORT": str(self.port), "TEXTSEP_HOST": "127.0.0.1",
+               **settings}  # fmt: skip
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "service", "serve"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from live import TEST_DEFAULTS
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 COMMAND = [sys.executable, "-m", "service", "separate"]
-ENV = {**os.environ, "TEXTSEP_MAX_BATCH": "2"}  # small: warm-up runs every batch size up to it
+ENV = {**os.environ, **TEST_DEFAULTS, "TEXTSEP_MAX_BATCH": "2"}  # small: warm-up runs every batch size up to it
 
 
 def textsep(*args: str) -> subprocess.CompletedProcess:

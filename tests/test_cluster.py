@@ -25,11 +25,12 @@ from prometheus_client.parser import text_string_to_metric_families
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "docker"))  # docker/ holds scripts, not a package
 from cluster import Cluster, Replica
+from live import TEST_DEFAULTS
 
 from service.settings import Settings
 
 # Small and quick on a CPU: 2 s chunks, batches of 2, 4 s clips (3 chunks).
-REPLICA_SETTINGS = {"TEXTSEP_MAX_BATCH": "2", "TEXTSEP_CHUNK_SECONDS": "2", "TEXTSEP_OVERLAP_SECONDS": "0.25"}
+REPLICA_SETTINGS = {**TEST_DEFAULTS, "TEXTSEP_MAX_BATCH": "2", "TEXTSEP_CHUNK_SECONDS": "2", "TEXTSEP_OVERLAP_SECONDS": "0.25"}
 CLIP_SECONDS = 4
 LOAD_CLIENTS = 4
 LOAD_MAX_SECONDS = 60  # no load loop runs longer, whatever happens
