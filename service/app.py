@@ -28,7 +28,7 @@ from service.draining import DrainGate
 from service.errors import ApiError, documented, install_error_handlers, invalid, unavailable
 from service.metrics import Metrics
 from service.middleware import RequestContext, RequestTimeout, UploadLimit
-from service.page import install_page
+from service.page import install_docs, install_page
 from service.record import RequestRecord
 from service.runtime import Phase, Runtime, batch_ceiling
 from service.separation import Separation
@@ -182,6 +182,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="textsep",
         summary="Text-queried sound separation (AudioSep): upload audio, describe a sound, get that sound back.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from install_docs: assets served here, not from a CDN
+        redoc_url=None,
     )
     app.state.runtime, app.state.settings, app.state.metrics = runtime, settings, metrics
     # The last added runs first: context (ID, metrics, log) > keys > drain > timeout > upload limits > app.
@@ -193,6 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContext, metrics=metrics, access_log=AccessLog(settings.log_queries))
     install_error_handlers(app)
     install_page(app)
+    install_docs(app)
 
     app.post(
         "/separate",

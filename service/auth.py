@@ -1,7 +1,7 @@
 """Optional API keys: `Authorization: Bearer <key>` on every route but health, readiness and the docs.
 
 A pure ASGI middleware rather than a FastAPI dependency, so that a request without a valid key is
-refused before its body is read: an unauthenticated client cannot make the server take in 100 MB.
+refused before its body is read: an unauthenticated client cannot make the server take in an upload.
 Keys are compared in constant time, each against every configured key, and never logged.
 """
 
@@ -16,8 +16,8 @@ from service.errors import error_response
 
 # Load balancers, the web page and people reading the docs need no key; /metrics is open unless a
 # setting says so. The page's own calls to the API do need one.
-OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
-OPEN_PREFIXES = ("/static/",)
+OPEN_PATHS = frozenset({"/", "/favicon.ico", "/healthz", "/readyz", "/docs", "/redoc", "/openapi.json"})
+OPEN_PREFIXES = ("/static/", "/docs/assets/")
 
 
 class ApiKeys:

@@ -1,6 +1,8 @@
-// The page behind `/`: pick audio (file, drop or microphone), send it to POST /separate with a query,
-// and show both sounds with players and spectrograms. Everything runs here, served by the service:
-// no libraries, no CDN. Spectrograms: Web Audio decodes, a small STFT below, drawn on <canvas>.
+// The page behind `/`: pick audio (file, drop or microphone), send it to POST /separate with one or
+// more queries and/or an example recording, in any mode (extract, remove, both), and show every
+// sound that comes back with a player, a spectrogram and a download. Everything runs here, served by
+// the service: no libraries, no CDN. Spectrograms: Web Audio decodes, a small STFT below, drawn on
+// <canvas>. Several stems come as a ZIP (stored, not compressed), read by the small reader below.
 "use strict";
 
 const SPECTRUM_RATE = 16000; // decode for display at 16 kHz: 0-8 kHz shows speech and most instruments
@@ -25,7 +27,7 @@ const STATUS_MEANINGS = {
 };
 
 const $ = (id) => document.getElementById(id);
-const state = { file: null, inputLevel: null, urls: {} };
+const state = { file: null, inputLevel: null, urls: [], maxQueries: 8, lastQuery: null, queriesAdded: 1 };
 
 // ---- the server: info, requests, errors -------------------------------------------------------
 
@@ -56,9 +58,29 @@ async function showModel() {
   $("model").textContent =
     `Model: ${info.model} · text encoder: ${info.text_encoder} · ${info.device}, ${info.dtype} · ` +
     `${info.sample_rate / 1000} kHz`;
+  // What the model's rate means for what comes back: the answer keeps the upload's rate, but no
+  // sound above half the model's rate survives the trip through it; the residual, being the upload
+  // minus what was extracted, keeps all of it.
+  const nyquist = `${info.sample_rate / 2000} kHz`;
+  $("rate-note").textContent =
+    `This model works at ${info.sample_rate / 1000} kHz: nothing above ${nyquist} comes back in an ` +
+    "extracted sound, so it sounds duller than the upload (no cymbal shimmer, sibilance or air). " +
+    `“Everything else” is the upload minus it, so it keeps all that is above ${nyquist}, the removed ` +
+    "sound's highs included.";
+  $("rate-note").hidden = false;
   $("formats").textContent =
     `${info.input_formats.map((format) => format.toUpperCase()).join(", ")}; ` +
     `up to ${info.limits.max_seconds} s and ${Math.floor(info.limits.max_upload_bytes / 1e6)} MB`;
+  $("query-audio-limit").textContent = info.limits.max_query_audio_seconds;
+  state.maxQueries = info.limits.max_queries;
+  updateAddQuery();
+  showVocabulary(info);
+}
+
+// The sounds a closed-vocabulary model knows (`info.vocabulary`, null for an open one), under the
+// queries: this is where the page will show them. Not shown yet.
+function showVocabulary(info) {
+  $("vocabulary").hidden = true;
 }
 
 // A failed answer in words: what the status means, then the API's own message. A 401 also opens
@@ -94,15 +116,28 @@ function post(form) {
   });
 }
 
+function queryInputs() {
+  return [...$("queries").querySelectorAll("input")];
+}
+
 async function separate(event) {
   event.preventDefault();
   showError("");
-  const query = $("query").value.trim();
+  const queries = queryInputs().map((input) => input.value.trim()).filter(Boolean);
+  const example = $("query-audio").files[0];
+  const mode = new FormData($("separate-form")).get("mode");
   if (!state.file) return showError("Choose, drop or record an audio file first.");
-  if (!query) return showError("Describe the sound to extract, or click one of the examples.");
+  if (!queries.length && !example) {
+    return showError("Describe the sound, click one of the examples, or give an example recording.");
+  }
+  if (example && queries.length > 1) {
+    return showError("An example recording goes with one description at most: remove the others or the example.");
+  }
   const form = new FormData();
   form.append("file", state.file, state.file.name);
-  form.append("query", query);
+  for (const query of queries) form.append("query", query);
+  if (example) form.append("query_audio", example, example.name);
+  form.append("mode", mode);
   clearResult();
   $("submit").disabled = true;
   showProgress("Uploading…", 0);
@@ -113,7 +148,7 @@ async function separate(event) {
       const retryAfter = answer.getResponseHeader("Retry-After");
       return showError(await describeFailure(answer.status, answer.response, retryAfter));
     }
-    await showResult(answer, query, (performance.now() - started) / 1000);
+    await showResult(answer, queries, mode, (performance.now() - started) / 1000);
   } catch (error) {
     showError(error.message);
   } finally {
@@ -137,19 +172,27 @@ function showProgress(text, fraction) {
   else if (fraction !== undefined) bar.value = fraction;
 }
 
+// A blob: URL for the audio the page holds; the result's URLs are let go with the result.
+function blobUrl(blob, forResult = true) {
+  const url = URL.createObjectURL(blob);
+  if (forResult) state.urls.push(url);
+  return url;
+}
+
 function play(audioId, blob) {
-  URL.revokeObjectURL(state.urls[audioId]);
-  state.urls[audioId] = URL.createObjectURL(blob);
-  $(audioId).src = state.urls[audioId];
-  return state.urls[audioId];
+  URL.revokeObjectURL($(audioId).dataset.url);
+  const url = blobUrl(blob, false);
+  $(audioId).dataset.url = url;
+  $(audioId).src = url;
 }
 
 function clearResult() {
   $("result-title").textContent = "Result";
-  $("result-audio").removeAttribute("src");
-  clearCanvas($("result-spectrogram"));
+  $("stems").replaceChildren();
   $("timing").textContent = "";
-  $("download").hidden = true;
+  $("download-all").hidden = true;
+  state.urls.forEach((url) => URL.revokeObjectURL(url));
+  state.urls = [];
 }
 
 async function useFile(file) {
@@ -168,22 +211,90 @@ async function useFile(file) {
   }
 }
 
-async function showResult(answer, query, seconds) {
+// A query's file name, as the server names it: ASCII, lowercase, [a-z0-9] runs joined by "-".
+function stemName(query) {
+  const ascii = query.normalize("NFKD").replace(/[^\x00-\x7f]/g, "").toLowerCase();
+  return ascii.replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60).replace(/-+$/, "") || "query";
+}
+
+// The stems of an answer: [{name, caption, blob}]. One sound comes as itself; several as a ZIP
+// whose manifest.json says which file is which.
+async function stemsOf(answer, queries, mode) {
   const blob = answer.response;
-  const download = $("download");
-  $("result-title").textContent = `Result: “${query}”`;
-  download.href = play("result-audio", blob);
-  download.download = `${query.replace(/[^\w-]+/g, "-").slice(0, 60)}.wav`;
-  download.hidden = false;
+  if (!(answer.getResponseHeader("Content-Type") ?? "").startsWith("application/zip")) {
+    const name = mode === "remove" ? "residual" : stemName(queries[0] ?? "query audio");
+    const caption = mode === "remove" ? `Without “${queries[0] ?? "the example"}”` : queries[0] ?? "Like the example";
+    return { stems: [{ name: `${name}.wav`, caption, blob }], zip: null };
+  }
+  const files = readZip(await blob.arrayBuffer());
+  const manifest = JSON.parse(new TextDecoder().decode(files.get("manifest.json")));
+  const stems = manifest.files.map((file) => ({
+    name: file.name,
+    caption: file.kind === "residual" ? "Everything else (the residual)" : file.query ?? "Like the example",
+    blob: new Blob([files.get(file.name)], { type: "audio/wav" }),
+  }));
+  return { stems, zip: blob };
+}
+
+async function showResult(answer, queries, mode, seconds) {
+  const { stems, zip } = await stemsOf(answer, queries, mode);
+  $("result-title").textContent = stems.length > 1 ? `Result: ${stems.length} sounds` : "Result";
+  if (zip) {
+    $("download-all").href = blobUrl(zip);
+    $("download-all").download = "stems.zip";
+    $("download-all").hidden = false;
+  }
   const stages = (answer.getResponseHeader("Server-Timing") ?? "")
     .split(",")
     .map((entry) => entry.trim().match(/^([\w-]+);dur=([\d.]+)/))
     .filter(Boolean)
     .map(([, name, ms]) => `${name} ${Math.round(ms)} ms`);
+  // Every sound's player first, then the timing (so a result shown is a result complete), then the
+  // spectrograms, which take a moment each.
+  const canvases = stems.map((stem, index) => showStem(index, stem));
   $("timing").textContent =
     `Took ${seconds.toFixed(2)} s` + (stages.length ? ` (server: ${stages.join(", ")})` : "") + ".";
-  // The input's loudest bin is the reference for both, so a quiet result looks quiet.
-  drawSpectrogram($("result-spectrogram"), await decodeMono(blob), state.inputLevel);
+  for (const [index, { blob }] of stems.entries()) {
+    // The input's loudest bin is the reference for all, so a quiet result looks quiet.
+    drawSpectrogram(canvases[index], await decodeMono(blob), state.inputLevel);
+  }
+}
+
+// One sound of the answer: caption, player, download; returns the canvas for its spectrogram.
+function showStem(index, { name, caption, blob }) {
+  const figure = $("stem-template").content.firstElementChild.cloneNode(true);
+  const [audio, canvas, link] = ["audio", "canvas", "a"].map((tag) => figure.querySelector(tag));
+  figure.dataset.stem = name;
+  figure.querySelector("figcaption").textContent = `${caption} · ${name}`;
+  audio.id = `stem-audio-${index}`;
+  canvas.id = `stem-spectrogram-${index}`;
+  canvas.setAttribute("aria-label", `Spectrogram of ${name}`);
+  link.href = audio.src = blobUrl(blob);
+  link.download = name;
+  link.textContent = `Download ${name}`;
+  $("stems").append(figure);
+  return canvas;
+}
+
+// The files of a ZIP whose entries are stored (not compressed), as the server writes them: name -> bytes.
+function readZip(buffer) {
+  const view = new DataView(buffer);
+  let end = buffer.byteLength - 22; // the end-of-central-directory record, found from the back
+  while (end >= 0 && view.getUint32(end, true) !== 0x06054b50) end--;
+  if (end < 0) throw new Error("The answer is not a ZIP file.");
+  const files = new Map();
+  let entry = view.getUint32(end + 16, true);
+  for (let i = 0; i < view.getUint16(end + 10, true); i++) {
+    const size = view.getUint32(entry + 20, true);
+    const nameLength = view.getUint16(entry + 28, true);
+    const local = view.getUint32(entry + 42, true);
+    if (view.getUint16(entry + 10, true) !== 0) throw new Error("The ZIP holds a compressed file.");
+    const name = new TextDecoder().decode(new Uint8Array(buffer, entry + 46, nameLength));
+    const data = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
+    files.set(name, new Uint8Array(buffer, data, size));
+    entry += 46 + nameLength + view.getUint16(entry + 30, true) + view.getUint16(entry + 32, true);
+  }
+  return files;
 }
 
 // ---- spectrograms -----------------------------------------------------------------------------
@@ -363,6 +474,34 @@ function setUpRecording() {
   });
 }
 
+// ---- several queries --------------------------------------------------------------------------
+
+// Another query field, up to the server's max_queries; each after the first can be removed.
+function addQuery() {
+  const number = ++state.queriesAdded; // ids stay unique when fields are removed and added again
+  const row = document.createElement("div");
+  row.className = "query-row";
+  const input = document.createElement("input");
+  Object.assign(input, { type: "text", maxLength: 512, autocomplete: "off", id: `query-${number}` });
+  input.setAttribute("aria-label", `Sound ${number}`);
+  const remove = document.createElement("button");
+  Object.assign(remove, { type: "button", textContent: "Remove" });
+  remove.setAttribute("aria-label", `Remove sound ${number}`);
+  remove.addEventListener("click", () => {
+    row.remove();
+    if (state.lastQuery === input) state.lastQuery = $("query");
+    updateAddQuery();
+  });
+  row.append(input, remove);
+  $("queries").append(row);
+  input.focus();
+  updateAddQuery();
+}
+
+function updateAddQuery() {
+  $("add-query").disabled = queryInputs().length >= state.maxQueries;
+}
+
 // ---- wiring -----------------------------------------------------------------------------------
 
 function setUp() {
@@ -382,12 +521,23 @@ function setUp() {
     const file = event.dataTransfer.files[0];
     if (file) useFile(file);
   });
+  // An example fills the query field last used (the first one to begin with).
+  state.lastQuery = $("query");
+  $("queries").addEventListener("focusin", (event) => (state.lastQuery = event.target));
   for (const example of $("examples").querySelectorAll("button")) {
     example.addEventListener("click", () => {
-      $("query").value = example.textContent;
-      $("query").focus();
+      state.lastQuery.value = example.textContent;
+      state.lastQuery.focus();
     });
   }
+  $("add-query").addEventListener("click", addQuery);
+  $("query-audio").addEventListener("change", () => {
+    $("clear-query-audio").hidden = !$("query-audio").files.length;
+  });
+  $("clear-query-audio").addEventListener("click", () => {
+    $("query-audio").value = "";
+    $("clear-query-audio").hidden = true;
+  });
   const key = $("api-key");
   key.value = sessionStorage.getItem(API_KEY) ?? "";
   $("api-key-box").open = Boolean(key.value);
