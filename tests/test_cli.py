@@ -22,7 +22,8 @@ ENV = {**os.environ, **TEST_DEFAULTS, "TEXTSEP_MAX_BATCH": "2"}  # small: warm-u
 
 
 def textsep(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*COMMAND, *args], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300, check=False)
+    command = [*COMMAND, *args]
+    return subprocess.run(command, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300, check=False)
 
 
 def textsep_on_a_terminal(*args: str) -> tuple[int, str]:

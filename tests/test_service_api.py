@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -156,6 +157,27 @@ def test_the_cli_and_the_service_give_the_same_audio_for_a_mixed_case_query(serv
     over_http, by_cli = read(answer)[0], sf.read(written, dtype="float32", always_2d=True)[0]
     assert over_http.shape == by_cli.shape == (3 * rate, samples.shape[1])
     assert np.array_equal(over_http, by_cli)  # one model, one batch size, one text: the same bytes of audio
+
+
+def test_an_extracted_sound_holds_nothing_above_8_khz_and_the_residual_keeps_it_all(server):
+    """The bundled model works at 16 kHz (as the README says): a full-band upload's content above
+    8 kHz is missing from what it extracts, and so all of it stays in the residual."""
+    samples, rate = sf.read(EXAMPLE, dtype="float32", always_2d=True)
+    upload = samples[: 3 * rate, :1] + 0.1 * np.random.default_rng(0).standard_normal((3 * rate, 1), np.float32)
+    buffer = io.BytesIO()
+    sf.write(buffer, upload, rate, format="WAV", subtype="FLOAT")
+    answer = separate(server.url, buffer.getvalue(), "piano", mode="both", subtype="FLOAT")
+    assert answer.status_code == 200, answer.text
+
+    def above_8_5_khz(signal: np.ndarray) -> float:
+        power = np.abs(np.fft.rfft(signal[:, 0])) ** 2
+        return power[np.fft.rfftfreq(len(signal), 1 / rate) > 8500].sum()
+
+    with zipfile.ZipFile(io.BytesIO(answer.content)) as archive:
+        stems = {name: sf.read(io.BytesIO(archive.read(name)), always_2d=True)[0] for name in archive.namelist()[:2]}
+    relative_db = {name: 10 * np.log10(above_8_5_khz(stem) / above_8_5_khz(upload)) for name, stem in stems.items()}
+    assert relative_db["piano.wav"] < -40, relative_db
+    assert abs(relative_db["residual.wav"]) < 0.1, relative_db
 
 
 QUERIES = [
