@@ -1,7 +1,7 @@
 """The query-embedding cache: what a request pays for its query, on a hit and on a miss.
 
 Timed through the service's own `EmbeddingCache` in front of a separator's text encoder, so the
-numbers include what the service adds (normalising the text, the LRU, the coalescing pause of a
+numbers include what the service adds (trimming the text, the LRU, the coalescing pause of a
 miss). The encoder call alone is timed too.
 """
 
