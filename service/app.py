@@ -297,7 +297,7 @@ async def separate(
     check_options(queries, query_audio is not None, mode, stream, format, settings.max_queries)
     separator = runtime.separator
     with record.stage("decode"):
-        limits = audio.Limits(max_seconds=settings.max_seconds, max_channels=settings.max_channels)
+        limits = audio.Limits.from_settings(settings)
         upload = await asyncio.to_thread(audio.decode, file.file, limits)
         record.audio_seconds = upload.seconds
     with record.stage("embed"):

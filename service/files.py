@@ -141,7 +141,7 @@ async def run(
     bar: tqdm,
 ) -> dict[Path, str]:
     """Every task, FILES_IN_FLIGHT at a time; returns the failed ones' reasons."""
-    limits = audio.Limits(max_seconds=settings.max_seconds, max_channels=settings.max_channels)
+    limits = audio.Limits.from_settings(settings)
     slots, failures = asyncio.Semaphore(FILES_IN_FLIGHT), {}
 
     async def one(task: Task) -> None:

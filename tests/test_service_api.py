@@ -271,6 +271,10 @@ def test_client_mistakes_get_their_status_and_a_json_error(server, audio_file, c
     assert set(answer.json()) == {"error"} and set(answer.json()["error"]) == {"code", "message"}
     assert httpx.get(server.url + "/healthz").status_code == 200
     assert httpx.get(server.url + "/readyz").status_code == 200
+    if status == 413:  # every 413 says which setting raises the limit
+        setting = {"upload_too_large": "TEXTSEP_MAX_UPLOAD_BYTES", "audio_too_long": "TEXTSEP_MAX_SECONDS",
+                   "too_many_channels": "TEXTSEP_MAX_CHANNELS"}[code]  # fmt: skip
+        assert setting in answer.json()["error"]["message"]
 
 
 def test_a_512_char_query_with_spaces_around_is_accepted(server, audio_file):
