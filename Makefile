@@ -12,7 +12,7 @@ SYSTEM_PACKAGES := espeak-ng festival festvox-us-slt-hts festvox-kallpc16k flite
     sound-theme-freedesktop asterisk-core-sounds-en-wav nginx docker-compose chromium
 REPLICAS ?= 3
 
-.PHONY: install dev system-deps serve cluster test train quality bench soak clean
+.PHONY: install dev system-deps corpus-packages serve cluster test train quality bench soak clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -45,7 +45,13 @@ cluster: install system-deps
 test: dev system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
-train: dev system-deps
+# The Debian packages the real-recordings corpus is read from (training/corpus/packages.py): apt-get download
+# + dpkg-deb -x into .cache/debs, nothing installed system-wide; skips what is already unpacked. Training
+# only: the test suite never needs them. The reserved evaluation packages are refused.
+corpus-packages: dev
+	$(BIN)/python -m training.corpus fetch
+
+train: dev system-deps corpus-packages
 	HF_HUB_OFFLINE=1 $(BIN)/python -m training.train
 
 # Every speed benchmark side by side in one run (about 11 minutes on 2 cores) -> BENCHMARKS.md + plots.
