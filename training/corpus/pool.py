@@ -1,7 +1,11 @@
 """Rendering a split of the corpus to disk, and loading it back into memory.
 
 A pool is ``root/split/<class_slug>/NNNN.wav`` plus ``manifest.json``, which records how every
-clip was made. Each clip has its own random generator derived from (split seed, class, index), so
+clip was made and which class list its indices refer to: ``CLASSES`` for the synthetic corpus,
+``ALL_CLASSES`` for the real-recordings corpus (``realpool.py``, ``"corpus": "real"``).
+``SourcePool.load`` reads either, or one split of a packed file (``packing.py``).
+
+Each clip has its own random generator derived from (split seed, class, index), so
 a clip is the same whether it is rendered in one go or after an interrupted build resumes (an
 instrument clip up to inaudible differences: fluidsynth keeps a little state from the clip
 rendered before it in the same batch).
@@ -21,7 +25,7 @@ from tqdm import tqdm
 
 from .audio import peak_normalise
 from .augment import augment
-from .classes import CLASSES
+from .classes import ALL_CLASSES, CLASSES, SoundClass
 from .sources import AUGMENTED_SPLITS, SPLITS, clip_capacity, render_clips
 
 # Disjoint seeds: no split shares a random stream with another.
@@ -59,8 +63,8 @@ def _write_atomically(path: Path, write) -> None:
     os.replace(temporary, path)
 
 
-def _save_manifest(pool_dir: Path, manifest: dict) -> None:
-    manifest["classes"] = [c.label for c in CLASSES]
+def _save_manifest(pool_dir: Path, manifest: dict, classes: tuple[SoundClass, ...] = CLASSES) -> None:
+    manifest["classes"] = [c.label for c in classes]
     _write_atomically(pool_dir / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=1, sort_keys=True)))
 
 
@@ -139,29 +143,52 @@ def _render_batch(
         }
 
 
+def classes_named(labels: list[str]) -> tuple[SoundClass, ...]:
+    """The class list a pool's indices refer to, from the labels its manifest records."""
+    for candidate in (CLASSES, ALL_CLASSES):
+        if [c.label for c in candidate] == list(labels):
+            return candidate
+    by_label = {c.label: c for c in ALL_CLASSES}
+    unknown = [label for label in labels if label not in by_label]
+    if unknown:
+        raise ValueError(f"the pool names classes this code does not know: {unknown}")
+    return tuple(by_label[label] for label in labels)
+
+
 @dataclass
 class SourcePool:
-    """All clips of one split in memory as int16, grouped by class in ``CLASSES`` order."""
+    """All clips of one split in memory as int16, grouped by class in ``classes`` order
+    (``CLASSES`` for a synthetic pool, ``ALL_CLASSES`` for a real-corpus pool)."""
 
     directory: Path
     sample_rate: int
     clips: list[list[np.ndarray]]  # clips[class_index] -> list of int16 waveforms
+    classes: tuple[SoundClass, ...] = CLASSES
+    kind: str = "synthetic"  # "real": the real-recordings corpus (MixtureSampler mixes it realistically)
 
     @classmethod
-    def load(cls, pool_dir: Path) -> SourcePool:
+    def load(cls, pool_dir: Path, split: str | None = None) -> SourcePool:
+        """A pool directory (``root/split``), or with ``split`` one split of a packed pool file."""
         pool_dir = Path(pool_dir)
+        if pool_dir.is_file():
+            from .packing import load_packed
+
+            if split is None:
+                raise ValueError(f"{pool_dir} is a packed pool: say which split to load")
+            return load_packed(pool_dir, split)
         manifest_path = pool_dir / MANIFEST
         if not manifest_path.exists():
             raise FileNotFoundError(f"{manifest_path} not found; build the pool first (python -m training.corpus build)")
         manifest = json.loads(manifest_path.read_text())
-        labels = [c.label for c in CLASSES]
-        clips: list[list[np.ndarray]] = [[] for _ in CLASSES]
+        classes = classes_named(manifest.get("classes", [c.label for c in CLASSES]))
+        labels = [c.label for c in classes]
+        clips: list[list[np.ndarray]] = [[] for _ in classes]
         for name, entry in sorted(manifest["clips"].items()):
             audio, rate = soundfile.read(str(pool_dir / name), dtype="int16")
             if rate != manifest["sample_rate"]:
                 raise ValueError(f"{name} is at {rate} Hz, the manifest says {manifest['sample_rate']} Hz")
             clips[labels.index(entry["class"])].append(audio)
-        return cls(pool_dir, manifest["sample_rate"], clips)
+        return cls(pool_dir, manifest["sample_rate"], clips, classes, manifest.get("corpus", "synthetic"))
 
     @property
     def clip_counts(self) -> list[int]:
