@@ -8,6 +8,7 @@ the plan's stems (overlap-add, resample back, residual) -> encode. It keeps only
 from __future__ import annotations
 
 import asyncio
+import difflib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -33,9 +34,12 @@ from service.record import RequestRecord
 from service.runtime import Phase, Runtime, batch_ceiling
 from service.separation import Separation
 from service.settings import Settings
-from service.stems import ZIP_TYPE, Mode, StreamedWav, encode_stems, named, stem_names
+from service.stems import RESIDUAL, ZIP_TYPE, Mode, StreamedWav, attachment, encode_stems, named, stem_names
 
 MAX_QUERY_CHARS = 512
+# What people send instead of the form's field names (the closest spelling is suggested otherwise).
+FIELD_SYNONYMS = {"audio": "file", "upload": "file", "sound": "file", "input": "file", "text": "query",
+                  "prompt": "query", "q": "query", "queries": "query", "example": "query_audio"}  # fmt: skip
 MAX_QUERY_AUDIO_SECONDS = 30.0
 NOT_READY_RETRY_S = 5
 INPUT_FORMATS = ["wav", "flac", "ogg", "mp3"]
@@ -77,7 +81,14 @@ StreamChoice = Annotated[
     ),
 ]
 FormatChoice = Annotated[audio.OutputFormat, Form(description="Container of the answer.")]
-SubtypeChoice = Annotated[audio.OutputSubtype, Form(description="Sample format of the answer; FLAC holds PCM_16 only.")]
+SubtypeChoice = Annotated[
+    audio.OutputSubtype | None,
+    Form(
+        description="Sample format of the answer; FLAC holds PCM_16 only. Default: FLOAT for a float upload (so "
+        "samples beyond full scale survive), else PCM_16. A PCM_16 answer that had to clip says how many samples "
+        "in `X-Clipped-Samples`."
+    ),
+]
 
 
 class Status(BaseModel):
@@ -155,6 +166,21 @@ SEPARATE_ANSWER = {
             "description": "The client's X-Request-ID if it sent one, else a new one.",
             "schema": {"type": "string"},
         },
+        "Content-Disposition": {
+            "description": "`attachment` with a file name made of the upload's and the answer's "
+            "(`speech-and-piano-piano.wav`, `speech-and-piano-stems.zip`).",
+            "schema": {"type": "string"},
+        },
+        "X-Nearest-Class": {
+            "description": "Closed-vocabulary models: per query (comma-separated) the nearest sound the model "
+            'knows and its similarity, e.g. `"speech";similarity=0.912`.',
+            "schema": {"type": "string"},
+        },
+        "X-Clipped-Samples": {
+            "description": "Only when a PCM_16 answer had to clip: how many samples were beyond full scale (ask "
+            "for `subtype=FLOAT` to keep them).",
+            "schema": {"type": "integer"},
+        },
         "X-Embedding-Cache": {
             "description": "`hit` or `miss` per query (comma-separated): whether its embedding was cached.",
             "schema": {"type": "string"},
@@ -194,6 +220,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ApiKeys, keys=keys, metrics_need_key=settings.metrics_need_key)
     app.add_middleware(RequestContext, metrics=metrics, access_log=AccessLog(settings.log_queries))
     install_error_handlers(app)
+    app.state.form_check = unknown_form_fields
     install_page(app)
     install_docs(app)
 
@@ -286,20 +313,24 @@ async def separate(
     mode: ModeChoice = "extract",
     stream: StreamChoice = False,
     format: FormatChoice = "wav",
-    subtype: SubtypeChoice = "PCM_16",
+    subtype: SubtypeChoice = None,
 ) -> Response:
     """Validate, decode, embed, start the separation, answer: the model's plan owns the arrays."""
+    if (unknown := await unknown_form_fields(request)) is not None:
+        raise unknown
     runtime, settings, metrics = request.app.state.runtime, request.app.state.settings, request.app.state.metrics
     record, queries = RequestRecord.of(request), query or []
     record.queries = queries  # logged only if TEXTSEP_LOG_QUERIES says so
     require_ready(runtime)
-    audio.check_output(format, subtype)
+    if subtype is not None:
+        audio.check_output(format, subtype)
     check_options(queries, query_audio is not None, mode, stream, format, settings.max_queries)
     separator = runtime.separator
     with record.stage("decode"):
         limits = audio.Limits.from_settings(settings)
         upload = await asyncio.to_thread(audio.decode, file.file, limits)
         record.audio_seconds = upload.seconds
+        subtype = audio.answer_subtype(subtype, format, upload)
     with record.stage("embed"):
         conditions, hits = await embed_queries(runtime, queries, query_audio, settings.max_channels)
         matches = vocabulary.nearest(separator.vocabulary, conditions)
@@ -314,7 +345,9 @@ async def separate(
     headers = {"X-Embedding-Cache": ",".join("hit" if hit else "miss" for hit in hits)}
     if matches is not None:
         headers["X-Nearest-Class"] = vocabulary.header(matches)
-    if stream:
+    if stream:  # one stem: the query's, or the residual
+        stem = stem_names(queries or ["query audio"])[0] if mode == "extract" else RESIDUAL
+        headers["Content-Disposition"] = attachment(file.filename, f"{stem}.wav")
         body = streamed_body(separation, StreamedWav(upload, subtype), metrics)
         return StreamingResponse(body, media_type="audio/wav", headers=headers)
     stems = await result_unless_disconnected(separation, request)
@@ -323,12 +356,40 @@ async def separate(
     with record.stage("encode"):
         names = stem_names(queries or ["query audio"])
         example_name = query_audio.filename if query_audio is not None else None
-        body, media_type = await asyncio.to_thread(
+        answer = await asyncio.to_thread(
             encode_stems, named(names, stems), dict(zip(names, queries)), mode, upload.sample_rate, format, subtype,
             example_name, dict(zip(names, map(vocabulary.manifest_entry, matches or []))),
         )  # fmt: skip
     metrics.audio_seconds.inc(upload.seconds * upload.channels)
-    return Response(body, media_type=media_type, headers={"Server-Timing": record.server_timing(), **headers})
+    headers["Content-Disposition"] = attachment(file.filename, answer.name)
+    if answer.clipped_samples:
+        headers["X-Clipped-Samples"] = str(answer.clipped_samples)
+    headers["Server-Timing"] = record.server_timing()
+    return Response(answer.body, media_type=answer.media_type, headers=headers)
+
+
+async def unknown_form_fields(request: Request) -> ApiError | None:
+    """422 `unknown_field` naming the form fields a route does not take, each with the one likely
+    meant: a misspelt option would otherwise be ignored (`mdoe=remove` answering the extraction)."""
+    route = request.scope.get("route")
+    expected = [param.alias for param in getattr(getattr(route, "dependant", None), "body_params", [])]
+    if not expected or not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return None
+    try:
+        form = await request.form()
+    except Exception:  # noqa: BLE001 - not a readable form: the route's own validation says what is wrong
+        return None
+    unknown = [name for name in dict.fromkeys(form.keys()) if name not in expected]
+    if not unknown:
+        return None
+
+    def meant(name: str) -> str:
+        close = difflib.get_close_matches(name.lower(), expected, n=1, cutoff=0.6)
+        guess = FIELD_SYNONYMS.get(name.lower()) or (close[0] if close else None)
+        return f"`{name}` (did you mean `{guess}`?)" if guess else f"`{name}`"
+
+    taken = ", ".join(f"`{name}`" for name in expected)
+    return invalid("unknown_field", f"unknown form field {', '.join(map(meant, unknown))}; this route takes {taken}")
 
 
 def require_ready(runtime: Runtime) -> None:

@@ -20,6 +20,7 @@ OUTPUT_SUBTYPES = get_args(OutputSubtype)
 # Telephone to studio rates; outside them a header is broken or hostile (a 1 GHz "recording").
 MIN_RATE, MAX_RATE = 1000, 384_000
 UNKNOWN_LENGTH = 2**63 - 1
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ def raised_by(setting: str | None) -> str:
 class Upload:
     samples: np.ndarray  # float32 [channels, frames]
     sample_rate: int
+    floating: bool = False  # the file held float samples (which may go beyond full scale)
 
     @property
     def channels(self) -> int:
@@ -72,6 +74,9 @@ def decode(file: BinaryIO, limits: Limits) -> Upload:
 
     The header is checked against the limits before a sample is decoded, and decoding stops one
     frame past the limit, so a header that understates the length cannot make us decode more."""
+    if file.seek(0, io.SEEK_END) == 0:  # libsndfile would say "Format not recognised"
+        raise invalid("empty_file", "the uploaded file is empty (0 bytes): nothing to separate")
+    file.seek(0)
     try:
         info = sf.info(file)
     except sf.SoundFileError as error:
@@ -90,7 +95,7 @@ def decode(file: BinaryIO, limits: Limits) -> Upload:
         samples, sample_rate = sf.read(file, frames=max_frames + 1, dtype="float32", always_2d=True)
     except sf.SoundFileError as error:
         raise unsupported_audio(f"the audio could not be decoded: {reason(error)}") from error
-    upload = Upload(np.ascontiguousarray(samples.T), sample_rate)
+    upload = Upload(np.ascontiguousarray(samples.T), sample_rate, info.subtype in FLOAT_SUBTYPES)
     if upload.frames > max_frames:  # the read stopped one frame past the limit: the true length is unknown
         message = f"the audio is longer than this server's limit of {limits.max_seconds:g} s"
         raise too_large("audio_too_long", message + raised_by(limits.seconds_setting))
@@ -106,6 +111,19 @@ def check_output(format: str, subtype: str) -> None:
     if not sf.check_format(container, subtype):
         usable = [option for option in OUTPUT_SUBTYPES if sf.check_format(container, option)]
         raise invalid("invalid_subtype", f"{format} cannot hold {subtype} samples; use one of {usable}")
+
+
+def clipped_samples(samples: np.ndarray, subtype: str) -> int:
+    """How many samples a `subtype` file cannot hold: beyond full scale, for integer PCM."""
+    return 0 if subtype == "FLOAT" else int(np.count_nonzero(np.abs(samples) > 1.0))
+
+
+def answer_subtype(asked: str | None, format: str, upload: Upload) -> str:
+    """The sample format of the answer: what was asked, else FLOAT for a float upload where the
+    container holds it (so samples beyond full scale survive), else PCM_16."""
+    if asked is not None:
+        return asked
+    return "FLOAT" if upload.floating and sf.check_format(OUTPUT_FORMATS[format][0], "FLOAT") else "PCM_16"
 
 
 def encode(samples: np.ndarray, sample_rate: int, format: str, subtype: str) -> bytes:

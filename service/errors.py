@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -56,13 +58,26 @@ async def on_http_error(request: Request, error: HTTPException) -> JSONResponse:
     return error_response(error.status_code, code, str(error.detail), error.headers)
 
 
+MISSING_FILE = "the form has no `file` field: send the audio as a file part named `file` (curl: -F file=@sound.wav)"
+# The route's own check of a form's field names: an ApiError naming fields it does not take, or None.
+FormCheck = Callable[[Request], Awaitable["ApiError | None"]]
+
+
 async def on_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    """FastAPI's own 422 body, reshaped. No usable `file` part means the form itself is malformed
-    (400); anything else is an unacceptable value of a named field (422). Forms cannot tell an
-    empty field from a missing one, so a missing query is a bad query too."""
+    """FastAPI's own 422 body, reshaped. A field the route does not take explains most missing ones
+    (`-F audio=@f` for `file`), so that is said first (422 `unknown_field`). Otherwise no usable
+    `file` part means the form itself is malformed (400); anything else is an unacceptable value of a
+    named field (422). Forms cannot tell an empty field from a missing one, so a missing query is a
+    bad query too."""
+    check: FormCheck | None = getattr(request.app.state, "form_check", None)
+    if check is not None and (unknown := await check(request)) is not None:
+        return error_response(unknown.status_code, unknown.code, unknown.detail)
     problems = error.errors()
     fields = [str(problem["loc"][1 if len(problem["loc"]) > 1 else 0]) for problem in problems]  # ("body", name, ...)
-    message = "; ".join(f"{field}: {problem['msg']}" for field, problem in zip(fields, problems))
+    message = "; ".join(
+        MISSING_FILE if (field, problem["type"]) == ("file", "missing") else f"{field}: {problem['msg']}"
+        for field, problem in zip(fields, problems)
+    )
     if "file" in fields:
         return error_response(400, "malformed_form", message)
     return error_response(422, f"invalid_{fields[0]}", message)
@@ -87,7 +102,9 @@ ERROR_DESCRIPTIONS = {
     415: "The file is not audio this server can decode (WAV, FLAC, OGG, MP3).",
     422: "Unacceptable field value: query empty or over 512 characters, more queries than `max_queries` "
     "(`too_many_queries`), unknown mode, format or subtype, `stream=true` with several queries, mode `both` or "
-    "FLAC (`stream_unsupported`), empty audio.",
+    "FLAC (`stream_unsupported`), an empty file (`empty_file`) or audio (`empty_audio`), a form field the route "
+    "does not take (`unknown_field`, naming the one likely meant), a query for a sound the model does not know "
+    "(`unknown_query`, naming the nearest ones it does).",
     503: "Not ready (loading, warming up, shutting down) or the queue is full: retry after `Retry-After` "
     "seconds; or not answered within the server's request timeout.",
 }

@@ -7,9 +7,13 @@ from __future__ import annotations
 import io
 import json
 import re
+import stat
 import struct
+import time
 import unicodedata
 import zipfile
+from dataclasses import dataclass
+from pathlib import PurePath
 
 import numpy as np
 import soundfile as sf
@@ -22,13 +26,18 @@ MAX_NAME_CHARS = 60
 ZIP_TYPE = "application/zip"
 
 
+def slug(text: str, fallback: str) -> str:
+    """A safe file name part: ASCII, lowercase, [a-z0-9] runs joined by `-`, truncated."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:MAX_NAME_CHARS].strip("-") or fallback
+
+
 def stem_names(queries: list[str]) -> list[str]:
-    """File names (no extension) from queries: ASCII, lowercase, [a-z0-9] runs joined by `-`,
-    truncated, and unique among themselves and `residual` ("A dog barking!" -> "a-dog-barking")."""
+    """File names (no extension) from queries, as `slug`s unique among themselves and `residual`
+    ("A dog barking!" -> "a-dog-barking")."""
     taken, names = {RESIDUAL, "manifest"}, []
     for query in queries:
-        ascii_text = unicodedata.normalize("NFKD", query).encode("ascii", "ignore").decode().lower()
-        base = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:MAX_NAME_CHARS].strip("-") or "query"
+        base = slug(query, "query")
         name, copy = base, 1
         while name in taken:
             copy += 1
@@ -53,28 +62,49 @@ def named(names: list[str], stems: Stems) -> dict[str, np.ndarray]:
     return by_name
 
 
+def attachment(upload_name: str | None, answer_name: str) -> str:
+    """Content-Disposition of an answer, named after the upload and what it holds
+    (`speech-and-piano-piano.wav`, `speech-and-piano-stems.zip`); a slug, so plain ASCII."""
+    return f'attachment; filename="{slug(PurePath(upload_name or "").stem, "upload")}-{answer_name}"'
+
+
 def zip_stems(files: dict[str, bytes], manifest: dict) -> bytes:
-    """A ZIP of the files and `manifest.json`; stored, not deflated (audio barely compresses)."""
+    """A ZIP of the files and `manifest.json`; stored, not deflated (audio barely compresses).
+    Entries are regular files, mode 0644, dated now: `unzip` and file managers treat them as such
+    (writestr's default leaves no Unix mode, which some tools unpack as mode 0000)."""
     buffer = io.BytesIO()
+    now = time.localtime()[:6]
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-        archive.writestr("manifest.json", json.dumps(manifest, indent=2))
+        for name, data in [*files.items(), ("manifest.json", json.dumps(manifest, indent=2).encode())]:
+            entry = zipfile.ZipInfo(name, date_time=now)
+            entry.create_system = 3  # Unix, so that the mode below is read
+            entry.external_attr = (stat.S_IFREG | 0o644) << 16
+            archive.writestr(entry, data)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Encoded:
+    body: bytes
+    media_type: str
+    name: str  # the answer's file name, without the upload's: `piano.wav`, `stems.zip`
+    clipped_samples: int  # samples beyond full scale that a PCM answer had to clip
 
 
 def encode_stems(
     chosen: dict[str, np.ndarray], queries: dict[str, str], mode: Mode, sample_rate: int, format: str, subtype: str,
     query_audio: str | None = None, classes: dict[str, dict] | None = None,
-) -> tuple[bytes, str]:  # fmt: skip
-    """(body, Content-Type): one file as itself, several as a ZIP with `manifest.json`. `queries`:
-    stem name -> its text query; `query_audio`: the example recording's file name, if one was given;
-    `classes`: stem name -> its query's nearest known sound (closed-vocabulary models)."""
+) -> Encoded:  # fmt: skip
+    """One file as itself, several as a ZIP with `manifest.json`. `queries`: stem name -> its text
+    query; `query_audio`: the example recording's file name, if one was given; `classes`: stem name
+    -> its query's nearest known sound (closed-vocabulary models)."""
     files = {
         f"{name}.{format}": audio.encode(samples, sample_rate, format, subtype) for name, samples in chosen.items()
     }
+    clipped = sum(audio.clipped_samples(samples, subtype) for samples in chosen.values())
     if len(files) == 1:
-        return next(iter(files.values())), audio.OUTPUT_FORMATS[format][1]
+        (name, body), = files.items()
+        return Encoded(body, audio.OUTPUT_FORMATS[format][1], name, clipped)
     channels, frames = next(iter(chosen.values())).shape
     manifest = {
         "mode": mode,
@@ -93,7 +123,7 @@ def encode_stems(
             for name in chosen
         ],
     }
-    return zip_stems(files, manifest), ZIP_TYPE
+    return Encoded(zip_stems(files, manifest), ZIP_TYPE, "stems.zip", clipped)
 
 
 class StreamedWav:

@@ -64,6 +64,8 @@ def test_several_queries_equal_each_sent_alone_and_come_zipped_with_a_manifest(s
     stems, manifest = unzip(post(server, upload, QUERIES, subtype="FLOAT"))
     names = ["a-dog-barking.wav", "piano.wav", "a-dog-barking-2.wav"]
     assert set(stems) == {*names, "residual.wav"}
+    nearest = [entry.pop("nearest_class", None) for entry in manifest["files"]]  # the bundled model's vocabulary
+    assert nearest[1] == {"label": "piano", "similarity": 1.0} and nearest[3] is None
     assert manifest == {
         "mode": "extract",
         "sample_rate": 16000,

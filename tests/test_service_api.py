@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import zipfile
@@ -275,6 +276,60 @@ def test_client_mistakes_get_their_status_and_a_json_error(server, audio_file, c
         setting = {"upload_too_large": "TEXTSEP_MAX_UPLOAD_BYTES", "audio_too_long": "TEXTSEP_MAX_SECONDS",
                    "too_many_channels": "TEXTSEP_MAX_CHANNELS"}[code]  # fmt: skip
         assert setting in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "files, fields, named",
+    [
+        ("file", {"querry": "piano"}, "`querry` (did you mean `query`?)"),
+        ("audio", {"query": "piano"}, "`audio` (did you mean `file`?)"),
+        ("file", {"query": "piano", "mdoe": "remove"}, "`mdoe` (did you mean `mode`?)"),
+        ("file", {"query": "piano", "colour": "blue"}, "`colour`;"),
+    ],
+    ids=["misspelt query", "audio for file", "misspelt mode", "unrelated"],
+)
+def test_a_form_field_the_route_does_not_take_is_named_with_the_one_meant(server, audio_file, files, fields, named):
+    answer = httpx.post(server.url + "/separate", files={files: ("a.wav", audio_file(0.2, 8000))}, data=fields)
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "unknown_field", answer.text
+    message = answer.json()["error"]["message"]
+    assert named in message and "this route takes `file`, `query`" in message
+
+
+def test_an_empty_file_is_called_empty_and_a_missing_one_is_shown_how_to_send(server):
+    empty = httpx.post(server.url + "/separate", files={"file": ("a.wav", b"")}, data={"query": "piano"})
+    assert (empty.status_code, empty.json()["error"]["code"]) == (422, "empty_file")
+    missing = httpx.post(server.url + "/separate", data={"query": "piano"})
+    assert missing.status_code == 400 and "-F file=@" in missing.json()["error"]["message"]
+
+
+def test_answers_are_named_for_filing_and_zip_entries_are_regular_files(server, audio_file):
+    upload = audio_file(0.5, 16000)
+    files = {"file": ("Meeting Recording (2).wav", upload)}
+    one = httpx.post(server.url + "/separate", files=files, data={"query": "Piano!"}, timeout=60)
+    assert one.headers["content-disposition"] == 'attachment; filename="meeting-recording-2-piano.wav"'
+    removed = httpx.post(server.url + "/separate", files=files, data={"query": "piano", "mode": "remove"}, timeout=60)
+    assert removed.headers["content-disposition"] == 'attachment; filename="meeting-recording-2-residual.wav"'
+    both = httpx.post(server.url + "/separate", files=files, data={"query": "piano", "mode": "both"}, timeout=60)
+    assert both.headers["content-disposition"] == 'attachment; filename="meeting-recording-2-stems.zip"'
+    entries = zipfile.ZipFile(io.BytesIO(both.content)).infolist()
+    assert [entry.filename for entry in entries] == ["piano.wav", "residual.wav", "manifest.json"]
+    assert all(entry.external_attr >> 16 == stat.S_IFREG | 0o644 and entry.date_time[0] >= 2026 for entry in entries)
+    streamed = httpx.post(server.url + "/separate", files=files, data={"query": "piano", "stream": "true"}, timeout=60)
+    assert streamed.headers["content-disposition"] == 'attachment; filename="meeting-recording-2-piano.wav"'
+
+
+def test_a_float_upload_beyond_full_scale_is_answered_in_float_or_told_it_was_clipped(server):
+    rate = 16000
+    loud = 1.6 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate).astype(np.float32)  # peaks at +4 dBFS
+    buffer = io.BytesIO()
+    sf.write(buffer, loud, rate, format="WAV", subtype="FLOAT")
+    files = {"file": ("loud.wav", buffer.getvalue())}
+    kept = httpx.post(server.url + "/separate", files=files, data={"query": "piano", "mode": "remove"}, timeout=60)
+    samples, _, subtype = read(kept)
+    assert subtype == "FLOAT" and np.abs(samples).max() > 1.0 and "x-clipped-samples" not in kept.headers
+    asked = httpx.post(server.url + "/separate", files=files, timeout=60,
+                       data={"query": "piano", "mode": "remove", "subtype": "PCM_16"})  # fmt: skip
+    assert read(asked)[2] == "PCM_16" and int(asked.headers["x-clipped-samples"]) > 0
 
 
 def test_a_512_char_query_with_spaces_around_is_accepted(server, audio_file):
