@@ -56,6 +56,8 @@ REAL_AUGMENT_PROBABILITY = 0.5
 EVENT_SECONDS = 2.0
 CLIP_SECONDS = (3.0, 8.0)
 MUSIC_SECONDS = (6.0, 12.0)
+AUDIBLE_PEAK = 1e-3  # the scan kept only files that reach it; an excerpt below it is silence
+RETRIES = 8
 TIER_B_WEIGHT = 0.5  # processed or acted speech is drawn half as often as natural speech
 SYNTHETIC_LABELS = {c.label for c in CLASSES}
 
@@ -167,8 +169,15 @@ class RealRenderer:
         self.sample_rate = sample_rate
 
     def clip(self, label: str, entries: list[Entry], rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-        if label == "speech":
-            return self.speech_clip(entries, rng)
+        """A clip of ``label``; an excerpt that caught only the silence of a recording is drawn again."""
+        for _ in range(RETRIES):
+            draw = self.speech_clip if label == "speech" else lambda e, r: self.event_clip(label, e, r)
+            audio, details = draw(entries, rng)
+            if float(np.max(np.abs(audio), initial=0.0)) >= AUDIBLE_PEAK:
+                break
+        return audio, details
+
+    def event_clip(self, label: str, entries: list[Entry], rng: np.random.Generator) -> tuple[np.ndarray, dict]:
         entry = _pick(entries, rng)
         seconds = MUSIC_SECONDS if label == "music" else CLIP_SECONDS
         length = int(rng.uniform(*seconds) * self.sample_rate)
