@@ -17,21 +17,23 @@ from tqdm import tqdm
 
 from model.encoders.text import MiniLMEncoder
 from model.separator import default_device
-from training.corpus import CLASSES
+from training.corpus import CLASSES, SoundClass
 
 
-def query_bank(encoder: MiniLMEncoder) -> tuple[torch.Tensor, list[np.ndarray]]:
+def query_bank(
+    encoder: MiniLMEncoder, classes: tuple[SoundClass, ...] = CLASSES
+) -> tuple[torch.Tensor, list[np.ndarray]]:
     """Embeddings of every training text (labels and captions) and, per class, the rows that are its."""
     texts, rows = [], []
-    for sound in CLASSES:
+    for sound in classes:
         start = len(texts)
         texts += [sound.label, *sound.captions]
         rows.append(np.arange(start, len(texts)))
     return encoder.encode(texts), rows
 
 
-def label_embeddings(encoder: MiniLMEncoder) -> torch.Tensor:
-    return encoder.encode([sound.label for sound in CLASSES])
+def label_embeddings(encoder: MiniLMEncoder, classes: tuple[SoundClass, ...] = CLASSES) -> torch.Tensor:
+    return encoder.encode([sound.label for sound in classes])
 
 
 def pick_conditions(bank, rows, classes: np.ndarray, rng: np.random.Generator, label_share: float) -> torch.Tensor:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from model.checkpoint import save_checkpoint
+from model.checkpoint import load_checkpoint, save_checkpoint
 from model.encoders.text import MiniLMEncoder
 from model.metrics import improvements
 from model.resunet import ResUNet
@@ -34,6 +35,7 @@ from training.loop import (
     run_loop,
     start_run,
 )
+from training.vocabulary import write_vocabulary
 
 
 @torch.no_grad()
@@ -58,17 +60,20 @@ def train(args: argparse.Namespace) -> Path:
     sample_rate = model.config.sample_rate
     segment = int(args.segment_seconds * sample_rate)
 
-    train_pool = SourcePool.load(build_pool(Path(args.corpus), "train", args.clips_per_class, sample_rate))
-    valid_pool = SourcePool.load(build_pool(Path(args.corpus), "valid", args.valid_clips_per_class, sample_rate))
+    train_pool, valid_pool = load_pools(args, sample_rate)
+    classes = train_pool.classes  # the pool's vocabulary: 13 synthetic classes, or all 71 of the real corpus
     valid_set = fixed_mixtures(valid_pool, args.valid_mixtures, segment, seed=args.seed + 1)
 
     encoder = MiniLMEncoder()
-    bank, rows = query_bank(encoder)
-    bank, labels = bank.to(device), label_embeddings(encoder).to(device)
+    bank, rows = query_bank(encoder, classes)
+    bank, labels = bank.to(device), label_embeddings(encoder, classes).to(device)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    last = run / "last.pt"
+    last, best = run / "last.pt", run / "best.pt"
     step, history = resume(last, model, optimizer, device)
+    if step == 0 and args.init:  # a new run starts from trained weights, not from scratch
+        model.load_state_dict(load_checkpoint(args.init)[0].state_dict())
+        print(f"starting from {args.init}")
 
     def checkpoint(step: int) -> None:
         save_checkpoint(
@@ -102,9 +107,19 @@ def train(args: argparse.Namespace) -> Path:
         optimizer.step()
         return loss.item(), {"loss": f"{loss.item():.4f}", "lr": f"{optimizer.param_groups[0]['lr']:.1e}"}
 
+    def validation() -> dict[str, float]:
+        """Validation scores; the weights with the best SDRi so far are kept in best.pt (checkpoint choice
+        uses the valid split only: the test split stays for the quality evaluation)."""
+        scores = validate(model, valid_set, labels)
+        if scores["sdri"] > max((entry["sdri"] for entry in history), default=-math.inf):
+            save_checkpoint(best, model, step=len(history), sdri=scores["sdri"], text_encoder=encoder.name)
+        return scores
+
     model.train()
-    step = run_loop(args, step, history, train_step, lambda: validate(model, valid_set, labels), checkpoint, "train")
-    if args.export:  # also after a budget stop: the latest weights are the best we have
+    step = run_loop(args, step, history, train_step, validation, checkpoint, "train")
+    if args.export:  # also after a budget stop: the best weights validation has seen so far
+        if best.exists():
+            model.load_state_dict(load_checkpoint(best)[0].state_dict())
         save_checkpoint(
             args.export,
             model,
@@ -114,8 +129,23 @@ def train(args: argparse.Namespace) -> Path:
             chunk_seconds=args.chunk_seconds,
             overlap_seconds=args.overlap_seconds,
         )
-        print(f"exported {args.export}")
+        report = write_vocabulary(Path(args.export), encoder, classes)
+        print(f"exported {args.export}; unknown-query threshold {report['threshold']}")
     return last
+
+
+def load_pools(args: argparse.Namespace, sample_rate: int) -> tuple[SourcePool, SourcePool]:
+    """Train and valid pools: a packed pool file, a rendered real-corpus root (`python -m
+    training.corpus build-real`), or the synthetic corpus, rendered here if need be."""
+    corpus = Path(args.corpus)
+    if corpus.is_file():
+        return SourcePool.load(corpus, "train"), SourcePool.load(corpus, "valid")
+    if (corpus / "train" / "manifest.json").exists() and (corpus / "valid" / "manifest.json").exists():
+        return SourcePool.load(corpus / "train"), SourcePool.load(corpus / "valid")
+    return (
+        SourcePool.load(build_pool(corpus, "train", args.clips_per_class, sample_rate)),
+        SourcePool.load(build_pool(corpus, "valid", args.valid_clips_per_class, sample_rate)),
+    )
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -124,6 +154,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--run", default="runs/bundled", help="run directory (checkpoints, resumable)")
     parser.add_argument("--preset", default="bundled-small")
     parser.add_argument("--export", default=str(PRETRAINED["bundled"]), help="weights written when training ends")
+    parser.add_argument("--init", default=str(PRETRAINED["bundled"]), help="weights a new run starts from ('' = none)")
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--chunk-seconds", type=float, default=4.0, help="inference window stored with the weights")
     parser.add_argument("--overlap-seconds", type=float, default=0.5, help="its cross-fade")
