@@ -315,3 +315,14 @@ def test_the_api_docs_render_with_no_request_leaving_the_server(browser, server,
     assert f"{server.url}/openapi.json" in requested
     # The policy may stop a foreign URL (ReDoc's footer logo is on its CDN), never the docs' own parts.
     assert all("https://" in text and server.url not in text for text in blocked), blocked
+
+
+def test_suggests_the_sounds_the_model_knows(page, server):
+    known = httpx.get(server.url + "/v1/info").json()["vocabulary"]
+    expect(page.locator("#vocabulary")).to_be_visible()
+    expect(page.locator("#vocabulary")).to_contain_text(f"This model knows {len(known)} sounds: speech, piano")
+    assert page.locator("#known-sounds option").evaluate_all("options => options.map(o => o.value)") == known
+    page.get_by_role("button", name="Add another sound").click()
+    assert page.get_by_role("group", name="Queries").locator("input").evaluate_all(
+        "inputs => inputs.map(input => input.list && input.list.id)"
+    ) == ["known-sounds", "known-sounds"]  # every query field suggests them

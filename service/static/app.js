@@ -77,10 +77,16 @@ async function showModel() {
   showVocabulary(info);
 }
 
-// The sounds a closed-vocabulary model knows (`info.vocabulary`, null for an open one), under the
-// queries: this is where the page will show them. Not shown yet.
+// The sounds a closed-vocabulary model knows (`info.vocabulary`, null for an open one): listed
+// under the queries, and offered as suggestions in every query field (a <datalist>). An
+// open-vocabulary model (AudioSep) takes any description, so nothing is shown.
 function showVocabulary(info) {
-  $("vocabulary").hidden = true;
+  const known = info.vocabulary ?? [];
+  $("known-sounds").replaceChildren(...known.map((label) => Object.assign(document.createElement("option"), { value: label })));
+  $("vocabulary").hidden = known.length === 0;
+  $("vocabulary").textContent =
+    `This model knows ${known.length} sounds: ${known.join(", ")}. ` +
+    "Describe one of them in your own words; a query for another sound is refused.";
 }
 
 // A failed answer in words: what the status means, then the API's own message. A 401 also opens
@@ -483,6 +489,7 @@ function addQuery() {
   row.className = "query-row";
   const input = document.createElement("input");
   Object.assign(input, { type: "text", maxLength: 512, autocomplete: "off", id: `query-${number}` });
+  input.setAttribute("list", "known-sounds"); // the model's vocabulary as suggestions, as in the first field
   input.setAttribute("aria-label", `Sound ${number}`);
   const remove = document.createElement("button");
   Object.assign(remove, { type: "button", textContent: "Remove" });
