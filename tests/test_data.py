@@ -7,7 +7,6 @@ missing one fails with the package to install, it is never skipped.
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -122,15 +121,6 @@ def test_fixed_mixtures_are_deterministic_and_cover_the_classes(pool):
         assert c1 == c2
     assert sorted({c for _, _, c in first}) == list(range(len(CLASSES)))
     assert not all(np.array_equal(a[0], b[0]) for a, b in zip(first, other))
-
-
-def test_sampler_is_fast_enough_for_training(pool):
-    sampler = MixtureSampler(pool, SEGMENT, seed=0)
-    sampler.sample(16)
-    started = time.perf_counter()
-    for _ in range(10):
-        sampler.sample(16)
-    assert (time.perf_counter() - started) / 10 < 0.05
 
 
 def test_independent_split_uses_recordings_and_fluid_r3(tmp_path):
