@@ -137,20 +137,21 @@ class Info(BaseModel):
 SEPARATE_EXAMPLES = """Each option, with `examples/speech-and-piano.wav` from the repository against `make serve`:
 
 ```sh
+mkdir -p /tmp/textsep   # the answers go here, out of the repository
 # extract (default): the sound the query describes
-curl -sS -F file=@examples/speech-and-piano.wav -F query="a man speaking" -o speech.wav http://localhost:8000/separate
+curl -sS -F file=@examples/speech-and-piano.wav -F query="a man speaking" -o /tmp/textsep/speech.wav http://localhost:8000/separate
 # format and subtype of the answer
-curl -sS -F file=@examples/speech-and-piano.wav -F query="piano" -F format=flac -o piano.flac http://localhost:8000/separate
-curl -sS -F file=@examples/speech-and-piano.wav -F query="piano" -F subtype=FLOAT -o piano-float.wav http://localhost:8000/separate
+curl -sS -F file=@examples/speech-and-piano.wav -F query="piano" -F format=flac -o /tmp/textsep/piano.flac http://localhost:8000/separate
+curl -sS -F file=@examples/speech-and-piano.wav -F query="piano" -F subtype=FLOAT -o /tmp/textsep/piano-float.wav http://localhost:8000/separate
 # remove: the upload minus the sound; both: a ZIP of the two
-curl -sS -F file=@examples/speech-and-piano.wav -F query="piano" -F mode=remove -o without-piano.wav http://localhost:8000/separate
-curl -sS -F file=@examples/speech-and-piano.wav -F query="piano" -F mode=both -o piano-and-rest.zip http://localhost:8000/separate
+curl -sS -F file=@examples/speech-and-piano.wav -F query="piano" -F mode=remove -o /tmp/textsep/without-piano.wav http://localhost:8000/separate
+curl -sS -F file=@examples/speech-and-piano.wav -F query="piano" -F mode=both -o /tmp/textsep/piano-and-rest.zip http://localhost:8000/separate
 # several queries: a ZIP of one WAV per query, residual.wav and manifest.json
-curl -sS -F file=@examples/speech-and-piano.wav -F query="a man speaking" -F query="piano" -o stems.zip http://localhost:8000/separate
+curl -sS -F file=@examples/speech-and-piano.wav -F query="a man speaking" -F query="piano" -o /tmp/textsep/stems.zip http://localhost:8000/separate
 # stream=true: the WAV arrives as its chunks finish; an error after the first byte truncates the body
-curl -sS -N -F file=@examples/speech-and-piano.wav -F query="piano" -F stream=true -o piano-streamed.wav http://localhost:8000/separate
+curl -sS -N -F file=@examples/speech-and-piano.wav -F query="piano" -F stream=true -o /tmp/textsep/piano-streamed.wav http://localhost:8000/separate
 # query_audio: an example recording of the sound, alone or with one text query
-curl -sS -F file=@examples/speech-and-piano.wav -F query_audio=@examples/speech-and-piano.speech.wav -o by-example.wav http://localhost:8000/separate
+curl -sS -F file=@examples/speech-and-piano.wav -F query_audio=@examples/speech-and-piano.speech.wav -o /tmp/textsep/by-example.wav http://localhost:8000/separate
 ```
 """
 
