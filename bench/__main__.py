@@ -100,7 +100,7 @@ def mix_description(separator: Separator, clips: list[Clip]) -> dict:
     """The mix's audio, and the chunk audio the service must run for it (overlap and padding included)."""
     chunking = separator.chunking
     lengths = [round(clip.seconds * separator.sample_rate) for clip in clips]
-    chunk_samples = sum(chunking.count(length) * chunking.window_for(length) for length in lengths)
+    chunk_samples = sum(chunking.model_samples(length) for length in lengths)
     return {
         "clips": len(clips),
         "audio_seconds": mix_seconds(clips),

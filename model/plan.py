@@ -4,15 +4,20 @@ demucs has one `apply_model` that every caller uses; this is ours. Every caller 
 `Separator.separate`, the service's answers, streamed or whole, the CLI) goes through it:
 
     plan = SeparationPlan(samples [C, T], rate, conditions [Q, D], chunking, model_rate, mode)
-    plan.chunks [N, W], plan.conditions [N, D]   what the model must run, in any batches, any order
-    plan.finish(separated [N, W]) -> Stems        per-query targets and/or the residual, each
-                                                  [C, T] at the input's rate, channels, exact length
+    plan.lengths [N], plan.chunk(i) [lengths[i]], plan.conditions [N, D]
+                                                  what the model must run, in any batches, any order
+    plan.finish(separated) -> Stems               separated: N rows, row i holding at least lengths[i]
+                                                  samples (e.g. [N, W]); per-query targets and/or the
+                                                  residual, each [C, T] at the input's rate, exact length
     plan.stream() -> PlanStream                   the same for one query, window by window, in order
 
 The input is resampled to the model's rate, cut into `Chunking` windows (each channel a mono signal
 of its own: the network is mono) and every window is run once per query. Rows are ordered query,
 then window, then channel: row (q, i, c) = (q * n + i) * C + c, so window i of every channel of a
-query sits together and a stream can write it as soon as those C rows are in.
+query sits together and a stream can write it as soon as those C rows are in. A row is a view of
+the resampled input, not a copy (the windows overlap, and every query runs the same windows): the
+plan holds the input once at each rate, whatever the number of windows and queries. Rows have the
+length of their window: full windows, and a shorter last (or lone) one (model/chunking.py).
 
 `mode` says what comes back: `extract` the targets, `remove` the residual alone (the input minus
 the targets), `both` the targets and the residual. With several queries, `extract` answers the
@@ -92,27 +97,43 @@ class SeparationPlan:
         self.queries = len(conditions)
         at_model_rate = torch.from_numpy(resample(samples, sample_rate, model_rate))  # [C, T']
         self.model_frames = at_model_rate.shape[-1]
-        self.windows = chunking.count(self.model_frames)  # n
-        windows = chunking.split(at_model_rate).transpose(0, 1)  # [n, C, W]
-        rows = windows.reshape(-1, windows.shape[-1])  # [n x C, W], window-major
-        self.chunks = rows.repeat(self.queries, 1)  # [Q x n x C, W]
-        self.conditions = conditions.repeat_interleave(len(rows), dim=0)  # [Q x n x C, D]
+        self.windows = chunking.split(at_model_rate)  # n views [C, size_i] of it
+        sizes = np.array([window.shape[-1] for window in self.windows])
+        self.lengths = np.tile(np.repeat(sizes, self.channels), self.queries)  # [Q x n x C]
+        self.conditions = conditions.repeat_interleave(self.rows_per_query, dim=0)  # [Q x n x C, D]
 
     @property
     def rows_per_query(self) -> int:
-        return self.windows * self.channels
+        return len(self.windows) * self.channels
 
-    def finish(self, separated: torch.Tensor) -> Stems:
-        """Every row of `chunks`, separated ([N, W] at the model rate, in `chunks`' order) -> the stems."""
-        if separated.shape != self.chunks.shape:
-            raise ValueError(f"expected separated chunks of shape {tuple(self.chunks.shape)}, got {tuple(separated.shape)}")
+    def __len__(self) -> int:
+        """N: the rows the model must run."""
+        return len(self.lengths)
+
+    def chunk(self, row: int) -> torch.Tensor:
+        """Row `row`'s samples [lengths[row]] at the model rate: a view of the resampled input."""
+        window, channel = divmod(row % self.rows_per_query, self.channels)
+        return self.windows[window][channel]
+
+    def finish(self, separated) -> Stems:
+        """Every row, separated (N rows at the model rate, in the rows' order, row i holding at least
+        lengths[i] samples: e.g. a [N, W] tensor) -> the stems."""
+        if len(separated) != len(self):
+            raise ValueError(f"expected {len(self)} separated rows, got {len(separated)}")
         targets = []
-        for rows in separated.split(self.rows_per_query):  # one query's [n x C, W]
-            windows = rows.reshape(self.windows, self.channels, -1).transpose(0, 1)  # [C, n, W]
-            merged = self.chunking.merge(windows, self.model_frames).numpy()  # [C, T']
+        for query in range(self.queries):
+            merged = self.chunking.merge(self._query_windows(separated, query), self.model_frames).numpy()  # [C, T']
             targets.append(fit_length(resample(merged, self.model_rate, self.sample_rate), self.frames))
         with_targets, with_residual = answered(self.mode, self.queries)
         return Stems(targets if with_targets else [], residual(self.samples, targets) if with_residual else None)
+
+    def _query_windows(self, separated, query: int) -> list[torch.Tensor]:
+        """One query's separated windows, [C, size_i] each."""
+        first = query * self.rows_per_query
+        return [
+            torch.stack([separated[first + i * self.channels + c][: window.shape[-1]] for c in range(self.channels)])
+            for i, window in enumerate(self.windows)
+        ]
 
     def stream(self) -> PlanStream:
         """The answer window by window, for one query and mode `extract` or `remove`."""
@@ -122,7 +143,7 @@ class SeparationPlan:
 
 
 class PlanStream:
-    """`SeparationPlan.finish` for one query, piece by piece: `push` window i's rows ([C, W], the
+    """`SeparationPlan.finish` for one query, piece by piece: `push` window i's rows ([C, size_i], the
     rows `rows(i)` of the plan's chunks, separated) in order, and get back the samples ([C, k] at the
     input's rate) that became final with it. The pieces join to `finish`'s exact output (the
     overlap-add adds in `merge`'s order; soxr's stream gives one-shot soxr's samples), so only about
@@ -137,7 +158,7 @@ class PlanStream:
 
     @property
     def windows(self) -> int:
-        return self.plan.windows
+        return len(self.plan.windows)
 
     def rows(self, window: int) -> slice:
         """The plan's rows (every channel of `window`) that `push` needs next."""
@@ -145,7 +166,7 @@ class PlanStream:
         return slice(window * channels, (window + 1) * channels)
 
     def push(self, window: torch.Tensor) -> np.ndarray:
-        """The next window ([C, W] separated, at the model rate) -> the samples [C, k] it completes."""
+        """The next window ([C, >= its size] separated, at the model rate) -> the samples [C, k] it completes."""
         self.pushed += 1
         last = self.pushed == self.windows
         piece = np.ascontiguousarray(self.merge.push(window).numpy().T)  # [k', C]

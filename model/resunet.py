@@ -176,6 +176,11 @@ class UNetBody(nn.Module):
         frames = magnitude.shape[2]
         x = self.bn0(magnitude.transpose(1, 3)).transpose(1, 3)  # BatchNorm per frequency bin
         x = F.pad(x, (0, 0, 0, -frames % self.config.time_multiple))
+        return self.padded(x, film)[:, :, :frames]
+
+    def padded(self, x: torch.Tensor, film: dict) -> torch.Tensor:
+        """[B, 1, frames, bins], frames a multiple of the time pooling -> [B, 3, frames, bins]. The
+        convolutions, where the work is (model/network.py compiles this part)."""
         x = self.pre_conv(x[..., :-1])  # drop the Nyquist bin so frequency halves cleanly
         skips = []
         for i, encoder in enumerate(self.encoders()):
@@ -184,8 +189,7 @@ class UNetBody(nn.Module):
         x, _ = self.conv_block7a(x, film["conv_block7a"])
         for i, decoder in enumerate(self.decoders()):
             x = decoder(x, skips.pop(), film[f"decoder_block{i + 1}"])
-        x = F.pad(self.after_conv(x), (0, 1))  # restore the Nyquist bin
-        return x[:, :, :frames]
+        return F.pad(self.after_conv(x), (0, 1))  # restore the Nyquist bin
 
 
 class FiLM(nn.ModuleDict):

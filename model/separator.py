@@ -6,8 +6,8 @@ Entry points:
   at the same rate comes back. Both are `plan` -> `run` (batches of `separate_chunks`) -> finish.
 - `plan(samples, rate, conditions, mode)`: the `SeparationPlan` (model/plan.py) every caller uses;
   the service runs its chunks through its batcher instead of `run`.
-- `separate_chunks(chunks[B, T], embeddings[B, D])`, the batched primitive; every item carries its
-  own condition, so one batch can mix queries and requests.
+- `separate_chunks(chunks[B, T], embeddings[B, D])`, the batched primitive (`self.network`,
+  model/network.py); every item carries its own condition, so one batch can mix queries and requests.
 
 A condition comes from a text (`embed`), from an example recording of the wanted sound
 (`embed_audio`, query by example), or from both (`joint_condition`).
@@ -15,8 +15,8 @@ A condition comes from a text (`embed`), from an example recording of the wanted
 
 from __future__ import annotations
 
-import contextlib
 import math
+from collections import defaultdict
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from model.checkpoint import load_audiosep_resunet, load_checkpoint
 from model.chunking import Chunking
 from model.encoders.text import MiniLMEncoder, TextEncoder
+from model.network import Network, default_device
 from model.plan import Mode, SeparationPlan, Stems, resample
 from model.resunet import ResUNet, ResUNetConfig
 from model.vocabulary import Vocabulary
@@ -34,11 +35,11 @@ from model.vocabulary import Vocabulary
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 PRETRAINED = {"bundled": WEIGHTS_DIR / "bundled-small.pt"}
 QUERY_AUDIO = {"bundled": WEIGHTS_DIR / "bundled-small-query-audio.pt"}  # its audio-query encoder
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+# The window a shipped model runs in, measured (`python -m bench.overlap`): the least model work per
+# uploaded second on the bench's clip mix whose answers stay within -40 dB (error energy) of one pass
+# over the whole signal. The checkpoint's own (4 s, 0.5 s: what training wrote) needed 1.234 s of
+# model audio per uploaded second for that; 8.192 s with 0.512 s of cross-fade needs 1.034 (-48.7 dB).
+PRETRAINED_WINDOWS = {"bundled": {"chunk_seconds": 8.192, "overlap_seconds": 0.512}}
 
 
 def grid_aligned_chunking(config: ResUNetConfig, chunk_seconds: float, overlap_seconds: float) -> Chunking:
@@ -100,13 +101,8 @@ class Separator:
                     f"{kind} encoder {query_encoder.name} gives {query_encoder.dim}-d embeddings; "
                     f"the network expects {model.config.condition_size}"
                 )
-        if dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
-        self.device = torch.device(device) if device is not None else default_device()
-        if dtype == "float16" and self.device.type != "cuda":
-            raise ValueError("float16 needs a CUDA device; use bfloat16 or float32 on CPU")
-        self.dtype = dtype
-        self.model = model.eval().to(self.device)
+        self.network = Network(model, device, dtype)
+        self.device, self.dtype, self.model = self.network.device, dtype, self.network.model
         self.encoder = encoder
         self.audio_encoder = audio_encoder
         self.vocabulary = vocabulary
@@ -123,6 +119,9 @@ class Separator:
         """A model shipped with the package; no network, no extra step."""
         if name not in PRETRAINED:
             raise ValueError(f"unknown pretrained model {name!r}; choose one of {sorted(PRETRAINED)}")
+        for key, value in PRETRAINED_WINDOWS.get(name, {}).items():
+            if options.get(key) is None:
+                options[key] = value
         return cls.from_checkpoint(PRETRAINED[name], query_audio=QUERY_AUDIO.get(name), **options)
 
     @classmethod
@@ -167,9 +166,7 @@ class Separator:
     # ---- inference ----------------------------------------------------------------------------
 
     def autocast(self):
-        if self.dtype == "float32":
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=DTYPES[self.dtype])
+        return self.network.autocast()
 
     def embed(self, queries: list[str]) -> torch.Tensor:
         with torch.inference_mode():
@@ -195,25 +192,30 @@ class Separator:
 
     def separate_chunks(self, chunks: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
         """[B, T] waveforms at the model rate + [B, D] conditions -> [B, T] separated waveforms."""
-        with torch.inference_mode(), self.autocast():
-            out = self.model(chunks.to(self.device, torch.float32)[:, None], embeddings.to(self.device))
-        return out[:, 0].float()
+        return self.network(chunks, embeddings)
 
     def plan(self, samples: np.ndarray, sample_rate: int, conditions: torch.Tensor, mode: Mode = "extract") -> SeparationPlan:
         """[C, T] samples at any rate + [Q, D] conditions -> the plan every caller runs (`model.plan`)."""
         return SeparationPlan(samples, sample_rate, conditions, self.chunking, self.sample_rate, mode)
 
     def run(self, plan: SeparationPlan, batch_size: int = 4, progress=None) -> Stems:
-        """A plan's chunks through `separate_chunks` in batches of `batch_size`, in-process, then
-        `plan.finish`. `progress`, if given, is called as progress(chunks_done, chunks_total)."""
-        outputs = []
-        total = len(plan.chunks)
-        for start in range(0, total, batch_size):
-            rows = slice(start, start + batch_size)
-            outputs.append(self.separate_chunks(plan.chunks[rows], plan.conditions[rows]).cpu())
-            if progress is not None:
-                progress(min(start + batch_size, total), total)
-        return plan.finish(torch.cat(outputs))
+        """A plan's rows through `separate_chunks` in batches of up to `batch_size` rows of one length,
+        in-process, then `plan.finish`. `progress`, if given, is called as progress(rows_done, rows_total)."""
+        by_length = defaultdict(list)  # a batch holds rows of one length
+        for row, length in enumerate(plan.lengths):
+            by_length[int(length)].append(row)
+        separated: list[torch.Tensor | None] = [None] * len(plan)
+        done = 0
+        for rows in by_length.values():
+            for start in range(0, len(rows), batch_size):
+                batch = rows[start : start + batch_size]
+                chunks = torch.stack([plan.chunk(row) for row in batch])  # [B, length]
+                for row, out in zip(batch, self.separate_chunks(chunks, plan.conditions[batch]).cpu()):
+                    separated[row] = out
+                done += len(batch)
+                if progress is not None:
+                    progress(done, len(plan))
+        return plan.finish(separated)
 
     def separate_stems(
         self, waveform: np.ndarray, sample_rate: int, queries: list[str], mode: Mode = "extract", **options

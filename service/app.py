@@ -27,6 +27,7 @@ from service.auth import ApiKeys
 from service.batcher import QueueFull
 from service.draining import DrainGate
 from service.errors import ApiError, documented, install_error_handlers, invalid, unavailable
+from service.instances import InstancesInfo, describe
 from service.metrics import Metrics
 from service.middleware import RequestContext, RequestTimeout, UploadLimit
 from service.page import install_docs, install_page
@@ -121,6 +122,7 @@ class Info(BaseModel):
     device: str
     dtype: str
     batching: BatchingInfo
+    instances: InstancesInfo = Field(description="How the model runs: its instances, and how that was chosen.")
     limits: LimitsInfo
     input_formats: list[str]
     output_formats: list[str]
@@ -248,11 +250,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/readyz",
         summary="Readiness: model loaded and warmed up",
         response_model=Status,
-        responses={503: {"model": Status, "description": "Loading, warming up, draining after SIGTERM, or failed."}},
+        responses={
+            503: {
+                "model": Status,
+                "description": "Loading, warming up, draining after SIGTERM, failed, or every model instance restarting.",
+            }
+        },
     )
     async def readyz() -> JSONResponse:
-        if runtime.ready:
+        if runtime.serving:
             return JSONResponse({"status": "ready"})
+        if runtime.ready:  # every instance died at once: /separate still queues, their restart will run it
+            return JSONResponse({"status": "restarting: no model instance is serving"}, status_code=503)
         reason = f"failed: {runtime.failure}" if runtime.phase is Phase.FAILED else runtime.phase.value
         return JSONResponse({"status": reason}, status_code=503)
 
@@ -287,6 +296,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 chunk_seconds=chunking.window / separator.sample_rate,
                 overlap_seconds=chunking.overlap / separator.sample_rate,
             ),
+            instances=describe(runtime.pool),
             limits=LimitsInfo(
                 max_upload_bytes=settings.max_upload_bytes,
                 max_seconds=settings.max_seconds,

@@ -36,10 +36,11 @@ def json_formatter() -> logging.Formatter:
     )
 
 
-def configure(log_format: LogFormat) -> None:
-    """The application's loggers and the access log, before anything logs."""
+def configure(log_format: LogFormat, transformers: bool = True) -> None:
+    """The application's loggers and the access log, before anything logs. `transformers=False`: a
+    process that never loads it (a model instance) does not import it just to quiet it."""
     access_log.configure()
-    transformers_logging = import_transformers_logging()
+    transformers_logging = import_transformers_logging() if transformers else None
     if transformers_logging is not None and not sys.stderr.isatty():
         transformers_logging.disable_progress_bar()  # its "Loading weights" bar: a terminal's, not a log's
     if log_format == "text":

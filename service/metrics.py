@@ -54,6 +54,29 @@ class Metrics:
         self.dropped_chunks = Counter(
             "textsep_dropped_chunks", "Queued chunks dropped because their client disconnected.", registry=registry
         )
+        self.requeued_chunks = Counter(
+            "textsep_requeued_chunks", "Chunks run again because their model instance died.", registry=registry
+        )
+        self.instance_busy_seconds = Counter(
+            "textsep_instance_busy_seconds",
+            "Seconds each model instance spent running batches (from hand-over to results back).",
+            ["instance"],
+            registry=registry,
+        )
+        self.instance_up = Gauge(
+            "textsep_instance_up", "Whether each model instance is serving (1) or starting (0).", ["instance"],
+            registry=registry,
+        )  # fmt: skip
+        self.instance_restarts = Counter(
+            "textsep_instance_restarts", "Model instances restarted after their process died.", ["instance"],
+            registry=registry,
+        )  # fmt: skip
+        self.instances = Info(
+            "textsep_instances",
+            "How the model runs: instances (processes), torch threads each, max_batch, compiled or not, and how "
+            "that was chosen.",
+            registry=registry,
+        )
         self.model = Info("textsep_model", "The loaded model: preset, text encoder, device, dtype.", registry=registry)
 
     def render(self) -> bytes:

@@ -1,8 +1,11 @@
-"""The model and the machinery around it (batcher, embedding cache), and the phase /readyz reports.
+"""The model and the machinery around it (instances, batcher, embedding cache), and the phase /readyz reports.
 
-Loading and warm-up run in a background thread so the server answers /healthz and /readyz (503)
-from its first second; missing model files are checked before that, so they stop the startup with
-a message naming the file and the variable that points at it.
+This process keeps what a request needs besides the forward pass: the query encoders, the
+vocabulary, the plan's chunking; the network runs in the model instances (service/instances.py),
+which the one batcher feeds. Loading, choosing the instances and warm-up run in a background thread
+so the server answers /healthz and /readyz (503) from its first second; missing model files are
+checked before that, so they stop the startup with a message naming the file and the variable that
+points at it.
 """
 
 from __future__ import annotations
@@ -11,16 +14,17 @@ import enum
 import logging
 import threading
 
+import torch
+
 from model.separator import Separator
 from service import vocabulary
 from service.batcher import Batcher
 from service.cache import EmbeddingCache
+from service.instances import InstancePool, batch_ceiling
 from service.metrics import Metrics
 from service.settings import Settings, check_model_files
 
 logger = logging.getLogger(__name__)
-
-AUTO_BATCH_CEILING = 64
 
 
 class Phase(str, enum.Enum):
@@ -29,11 +33,6 @@ class Phase(str, enum.Enum):
     READY = "ready"
     DRAINING = "draining"  # SIGTERM: finishing accepted work, taking none
     FAILED = "failed"
-
-
-def batch_ceiling(settings: Settings) -> int:
-    """max_batch, or the most `auto` may choose."""
-    return AUTO_BATCH_CEILING if settings.max_batch == "auto" else settings.max_batch
 
 
 def load_separator(settings: Settings) -> Separator:
@@ -50,6 +49,9 @@ def load_separator(settings: Settings) -> Separator:
     return Separator.from_checkpoint(settings.model, **options)
 
 
+__all__ = ["Phase", "Runtime", "batch_ceiling", "load_separator"]
+
+
 class Runtime:
     def __init__(self, settings: Settings, metrics: Metrics):
         self.settings = settings
@@ -57,6 +59,7 @@ class Runtime:
         self.phase = Phase.LOADING
         self.failure: str | None = None
         self.separator: Separator | None = None
+        self.pool: InstancePool | None = None
         self.batcher: Batcher | None = None
         self.cache: EmbeddingCache | None = None
         # HTTP requests begun before a drain and not yet answered (service/draining.py counts them):
@@ -73,6 +76,11 @@ class Runtime:
     def ready(self) -> bool:
         return self.phase is Phase.READY
 
+    @property
+    def serving(self) -> bool:
+        """Ready, and at least one model instance is up (not all of them restarting)."""
+        return self.ready and self.pool is not None and self.pool.serving
+
     def start(self) -> None:
         check_model_files(self.settings)
         threading.Thread(target=self._load, name="model-loader", daemon=True).start()
@@ -85,40 +93,58 @@ class Runtime:
     def close(self) -> None:
         if self.batcher is not None:
             self.batcher.stop()
+        if self.pool is not None:
+            self.pool.close()
 
     def _load(self) -> None:
         settings = self.settings
         try:
             separator = load_separator(settings)
+            if separator.device.type == "cuda":  # the instances hold the network: no copy of it here
+                separator.model.cpu()
+                torch.cuda.empty_cache()
             self._enter(Phase.WARMING_UP)
             chunking = separator.chunking
-            batcher = Batcher(
-                separator.separate_chunks,
+            self.pool = InstancePool(
+                settings,
                 self.metrics,
-                max_batch=batch_ceiling(settings),
+                window=chunking.window,
+                short_lengths=chunking.lengths[1:],
+                sample_rate=separator.sample_rate,
+                condition_size=separator.model.config.condition_size,
+            )
+            choice = self.pool.start(on_lost=lambda: self.batcher is not None and self.batcher.wake())
+            batcher = Batcher(
+                self.metrics,
+                max_batch=choice.max_batch,
                 max_wait_seconds=settings.max_wait_ms / 1000,
                 sample_rate=separator.sample_rate,
                 max_queue_seconds=settings.max_queue_seconds,
+                seconds_per_sample=choice.seconds_per_sample,
             )
-            warm_up_query = separator.embed(["warm-up"])[0]
-            batcher.warm_up(chunking.lengths, warm_up_query, choose_batch=settings.max_batch == "auto")
-            batcher.start()
+            batcher.start(self.pool.instances)
             self.separator, self.batcher = separator, batcher
             self.cache = EmbeddingCache(separator.embed, separator.encoder.name, settings.cache_size, self.metrics)
             self.metrics.model.info(
                 {
                     "model": settings.model,
                     "text_encoder": separator.encoder.name,
-                    "device": str(separator.device),
+                    "device": ",".join(choice.devices),
                     "dtype": separator.dtype,
                 }
             )
             self._enter(Phase.READY)
-            logger.info("model ready: %s on %s (%s)", settings.model, separator.device, separator.dtype)
+            logger.info(
+                "model ready: %s on %s (%s), %d instance(s) x %d thread(s), max_batch %d%s",
+                settings.model, ",".join(sorted(set(choice.devices))), separator.dtype, choice.instances,
+                choice.threads, choice.max_batch, ", compiled" if choice.compiled else "",
+            )  # fmt: skip
         except Exception as error:
             logger.exception("loading the model failed")
             self.failure = f"{type(error).__name__}: {error}"
             self._enter(Phase.FAILED)
+            if self.pool is not None:
+                self.pool.close()
 
     def _enter(self, phase: Phase) -> None:
         with self._lock:

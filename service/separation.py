@@ -7,7 +7,8 @@ handler, the streamed answer and the CLI use.
     separation.cancel()                                     # the caller left: drop what has not run
 
 The plan (model/plan.py) owns the arrays; this object owns the waiting: which rows have landed,
-errors from the inference thread, and cancellation. Callers never see the batcher's job.
+errors from the model instances, and cancellation. Callers never see the batcher's job, nor which
+instance ran which row.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ class Separation:
         self.plan = plan
         self._batcher = batcher
         self._progress = progress
-        self._landed = np.zeros(len(plan.chunks), dtype=bool)
+        self._landed = np.zeros(len(plan), dtype=bool)
         self._changed = asyncio.Event()  # set when a chunk lands or the job ends (also by an error)
         self.finish_seconds = 0.0
-        self._job = batcher.submit(plan.chunks, plan.conditions, on_chunk=self._on_chunk)
+        self._job = batcher.submit(plan, on_chunk=self._on_chunk)
         self._job.done.add_done_callback(lambda _: self._changed.set())
 
     def _on_chunk(self, index: int) -> None:

@@ -76,6 +76,26 @@ class Settings(BaseSettings):
         "(within 5%, the largest such), timed at warm-up on this machine.",
     )
     max_wait_ms: float = Field(10.0, ge=0, description="Longest wait for a batch to fill once a chunk is queued.")
+    instances: int | Literal["auto"] = Field(
+        "auto",
+        description="Model instances: processes holding one copy of the network each, fed by one scheduler. "
+        "`auto`: on a CPU the configuration (instances x threads x batch) with the best throughput, measured at "
+        "warm-up; on GPUs one per device.",
+    )
+    threads: int | Literal["auto"] = Field(
+        "auto",
+        description="Torch intra-op threads per instance. `auto`: measured with `instances` on a CPU (instances x "
+        "threads = cores); on GPUs the cores shared out among the instances.",
+    )
+    compile: bool | Literal["auto"] = Field(
+        "auto",
+        description="Run the network through torch.compile (compiled during warm-up, before /readyz). `auto`: on "
+        "CUDA yes, on a CPU no (there the first compilation takes minutes; cached, a restart takes about 40 s).",
+    )
+    compile_cache_dir: Path = Field(
+        Path.home() / ".cache" / "textsep" / "compile",
+        description="Where compiled artifacts are kept, so that a restart does not compile again.",
+    )
     chunk_seconds: float | None = Field(
         None, gt=0, description="Chunk (batch item) length in seconds; default: the model's own."
     )
@@ -137,11 +157,11 @@ class Settings(BaseSettings):
 
     _keys: list[str] = PrivateAttr(default_factory=list)
 
-    @field_validator("max_batch")
+    @field_validator("max_batch", "instances", "threads")
     @classmethod
-    def positive_batch(cls, value: int | str) -> int | str:
+    def positive_or_auto(cls, value: int | str) -> int | str:
         if value != "auto" and value < 1:
-            raise ValueError("max_batch must be a positive integer or `auto`")
+            raise ValueError("must be a positive integer or `auto`")
         return value
 
     @model_validator(mode="after")

@@ -33,13 +33,13 @@ def test_multichannel_any_rate_keeps_shape(bundled, rate, length):
 
 
 def test_chunked_matches_one_pass_on_30_seconds(bundled, heldout_mixtures):
-    """Overlap-add of fixed windows vs the whole 30 s in one forward pass: error energy below -30 dB."""
+    """Overlap-add of fixed windows vs the whole 30 s in one forward pass: error energy below -40 dB."""
     mixture, _ = speech_mixture(heldout_mixtures, 30.0)
     chunked = bundled.separate(mixture, 16000, "speech")
     whole = bundled.separate_chunks(torch.from_numpy(mixture)[None], bundled.embed(["speech"]))[0].numpy()
     error_db = 10 * np.log10(np.sum((chunked - whole) ** 2) / np.sum(whole**2))
     print(f"chunked vs one-pass, window {bundled.chunking.window} overlap {bundled.chunking.overlap}: {error_db:.1f} dB")
-    assert error_db < -30
+    assert error_db < -40
 
 
 @pytest.mark.parametrize("seconds", [0.1, 1.0, 5.0])

@@ -1,5 +1,6 @@
-"""The service's parts in-process: batcher scheduling, embedding cache, audio limits, settings, and
-the routes that answer without a model (not ready, draining, OpenAPI)."""
+"""The service's parts in-process: batcher scheduling (with function workers in place of model
+instances), the choice of instances, embedding cache, audio limits, settings, and the routes that
+answer without a model (not ready, draining, OpenAPI)."""
 
 import asyncio
 import io
@@ -14,19 +15,31 @@ from fastapi.testclient import TestClient
 
 from service import audio
 from service.app import MAX_QUERY_AUDIO_SECONDS, create_app
-from service.batcher import Batcher, QueueFull
+from service.batcher import Batcher, FunctionWorker, InstanceLost, QueueFull, TensorRows, WorkerLost
 from service.cache import EmbeddingCache, encoder_text
 from service.errors import ApiError
+from service.instances import Measurement, choose, cpu_candidates
 from service.metrics import Metrics
 from service.settings import QUERY_AUDIO_SECONDS, ConfigurationError, Settings, check_model_files, upload_bytes_for
 
 WINDOW = 8
 
 
+class StartingBatcher(Batcher):
+    """A batcher whose `start()` runs `separate` in one function worker (or the given workers)."""
+
+    def __init__(self, separate, **options):
+        super().__init__(**options)
+        self.separate = separate
+
+    def start(self, workers=None) -> None:
+        super().start(workers or [FunctionWorker(self.separate)])
+
+
 def make_batcher(separate, max_batch=2, max_queue_seconds=100.0, metrics=None):
-    return Batcher(
+    return StartingBatcher(
         separate,
-        metrics or Metrics(max_batch),
+        metrics=metrics or Metrics(max_batch),
         max_batch=max_batch,
         max_wait_seconds=0.0,
         sample_rate=WINDOW,  # a chunk is one second of audio
@@ -38,6 +51,10 @@ def chunks(n: int, value: float) -> torch.Tensor:
     return torch.full((n, WINDOW), value)
 
 
+def submit(batcher: Batcher, chunks: torch.Tensor, condition: torch.Tensor):
+    return batcher.submit(TensorRows(chunks, condition))
+
+
 def test_batcher_lets_a_short_request_pass_a_long_one():
     batches = []
 
@@ -47,8 +64,8 @@ def test_batcher_lets_a_short_request_pass_a_long_one():
 
     async def scenario():
         batcher = make_batcher(separate)
-        long_job = batcher.submit(chunks(6, 1.0), torch.tensor([2.0]))
-        short_job = batcher.submit(chunks(1, 5.0), torch.tensor([3.0]))
+        long_job = submit(batcher, chunks(6, 1.0), torch.tensor([2.0]))
+        short_job = submit(batcher, chunks(1, 5.0), torch.tensor([3.0]))
         batcher.start()
         short, long = await asyncio.gather(short_job.done, long_job.done)
         batcher.stop()
@@ -71,7 +88,7 @@ def run_in_order(jobs: list[tuple[torch.Tensor, float]], waited_s: list[float]) 
 
     async def scenario():
         batcher = make_batcher(separate, max_batch=1)
-        submitted = [batcher.submit(job_chunks, torch.zeros(1)) for job_chunks, _ in jobs]
+        submitted = [submit(batcher, job_chunks, torch.zeros(1)) for job_chunks, _ in jobs]
         for job, waited in zip(submitted, waited_s):
             job.submitted_at -= waited
         batcher.start()
@@ -99,7 +116,7 @@ def test_batcher_batches_hold_chunks_of_one_length():
 
     async def scenario():
         batcher = make_batcher(separate, max_batch=4)
-        jobs = [batcher.submit(torch.ones(3, size), torch.zeros(1)) for size in (WINDOW, WINDOW // 2, WINDOW)]
+        jobs = [submit(batcher, torch.ones(3, size), torch.zeros(1)) for size in (WINDOW, WINDOW // 2, WINDOW)]
         batcher.start()
         results = await asyncio.gather(*(job.done for job in jobs))
         batcher.stop()
@@ -111,27 +128,87 @@ def test_batcher_batches_hold_chunks_of_one_length():
     assert [shape[0] for shape in lengths if shape[1] == WINDOW // 2] == [3]
 
 
+def test_auto_tries_every_way_to_fill_the_cores_and_keeps_what_is_set():
+    assert cpu_candidates(2, "auto", "auto") == [(2, 1), (1, 2)]
+    assert cpu_candidates(16, "auto", "auto") == [(8, 1), (8, 2), (4, 4), (2, 8), (1, 16)]  # at most 8 copies
+    assert cpu_candidates(16, 4, "auto") == [(4, 4)] and cpu_candidates(16, "auto", 2) == [(8, 2)]
+    assert cpu_candidates(2, 3, 1) == [(3, 1)]
+
+
 @pytest.mark.parametrize(
-    "seconds_per_pass, chosen",
+    "speeds, chosen",
     [
-        (lambda size: 0.01 * size**1.5, 1),  # CPU-like: a bigger batch is slower per chunk
-        (lambda size: 0.04 * size, 2),  # as fast per chunk: the tie goes to the bigger batch, then doubling stops
-        (lambda size: 0.01, 8),  # GPU-like: a batch costs what one chunk costs, up to the ceiling
+        ({(2, 1): [90, 80], (1, 2): [60, 58]}, (2, 1, 1)),  # two single-threaded instances beat one wide one
+        ({(2, 1): [40, 38], (1, 2): [60, 75, 74]}, (1, 2, 4)),  # ... or not; within 5 %, the larger batch
+        ({(1, 1): [10, 19, 37, 70, 71]}, (1, 1, 16)),  # GPU-like: a batch costs what one chunk costs
     ],
 )
-def test_warm_up_chooses_the_largest_batch_size_near_the_best_time_per_chunk(seconds_per_pass, chosen):
-    shapes = []
+def test_auto_chooses_the_best_throughput_each_configuration_at_its_largest_batch_near_its_best(speeds, chosen):
+    table = [
+        Measurement(count, threads, 2**i, speed)
+        for (count, threads), by_size in speeds.items()
+        for i, speed in enumerate(by_size)
+    ]
+    assert choose(table)[:3] == chosen
 
-    def separate(x, conditions):
-        shapes.append(tuple(x.shape))
-        time.sleep(seconds_per_pass(x.shape[0]))
-        return x
 
-    batcher = make_batcher(separate, max_batch=8)
-    batcher.warm_up([WINDOW, WINDOW // 2], torch.zeros(1), choose_batch=True)
-    assert batcher.max_batch == chosen
-    assert {(size, WINDOW) for size in range(1, chosen + 1)} <= set(shapes)  # every size it can form, warmed
-    assert {(1, WINDOW // 2), (chosen, WINDOW // 2)} <= set(shapes)
+def test_a_batch_whose_instance_dies_runs_again_once_then_its_request_gets_503_instance_lost():
+    class Dying:
+        """A worker whose process dies on its first `deaths` batches, then serves."""
+
+        name, lost = "0", False
+
+        def __init__(self, deaths: int):
+            self.deaths, self.recoveries = deaths, 0
+
+        def run(self, batch):
+            if self.deaths:
+                self.deaths -= 1
+                self.lost = True
+                raise WorkerLost("killed by SIGKILL")
+            return batch.chunks() * 2
+
+        def recover(self):
+            self.lost, self.recoveries = False, self.recoveries + 1
+
+    async def scenario(deaths: int):
+        batcher, worker = make_batcher(None, max_batch=4), Dying(deaths)
+        job = submit(batcher, chunks(3, 1.0), torch.zeros(1))
+        batcher.start([worker])
+        try:
+            return await job.done, worker.recoveries
+        finally:
+            batcher.stop()
+
+    result, recoveries = asyncio.run(scenario(deaths=1))
+    assert torch.equal(result, chunks(3, 2.0)) and recoveries == 1
+    with pytest.raises(InstanceLost) as lost:
+        asyncio.run(scenario(deaths=2))
+    assert (lost.value.status_code, lost.value.code) == (503, "instance_lost")
+    assert "died twice (killed by SIGKILL)" in lost.value.detail and lost.value.headers["Retry-After"]
+
+
+def test_every_worker_takes_from_the_one_queue():
+    ran = {"a": 0, "b": 0}
+
+    def worker(name):
+        def separate(x, conditions):
+            ran[name] += len(x)
+            time.sleep(0.01)  # a forward pass: the other worker takes the next batch meanwhile
+            return x
+
+        return FunctionWorker(separate, name)
+
+    async def scenario():
+        batcher = make_batcher(None, max_batch=1)
+        job = submit(batcher, chunks(20, 1.0), torch.zeros(1))
+        batcher.start([worker("a"), worker("b")])
+        result = await job.done
+        batcher.stop()
+        return result
+
+    assert torch.equal(asyncio.run(scenario()), chunks(20, 1.0))
+    assert ran["a"] + ran["b"] == 20 and min(ran.values()) >= 5
 
 
 def test_batcher_drops_the_queued_chunks_of_a_cancelled_request():
@@ -146,7 +223,7 @@ def test_batcher_drops_the_queued_chunks_of_a_cancelled_request():
 
     async def scenario():
         batcher = make_batcher(separate, max_batch=1, metrics=metrics)
-        job = batcher.submit(chunks(5, 1.0), torch.tensor([1.0]))
+        job = submit(batcher, chunks(5, 1.0), torch.tensor([1.0]))
         batcher.start()
         await asyncio.to_thread(running.wait, 10)
         batcher.cancel(job)  # chunk 0 is running; chunks 1-4 are dropped
@@ -163,9 +240,9 @@ def test_batcher_drops_the_queued_chunks_of_a_cancelled_request():
 def test_batcher_queue_is_bounded_in_audio_seconds_but_admits_into_an_empty_queue():
     async def scenario():
         batcher = make_batcher(lambda x, c: x, max_queue_seconds=3.0)  # chunk_seconds = 1
-        batcher.submit(chunks(5, 0.0), torch.zeros(1))  # alone: admitted though over the bound
+        submit(batcher, chunks(5, 0.0), torch.zeros(1))  # alone: admitted though over the bound
         with pytest.raises(QueueFull) as refused:
-            batcher.submit(chunks(1, 0.0), torch.zeros(1))
+            submit(batcher, chunks(1, 0.0), torch.zeros(1))
         return refused.value.retry_after_s
 
     assert asyncio.run(scenario()) >= 1
