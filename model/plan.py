@@ -45,12 +45,34 @@ def answered(mode: Mode, queries: int) -> tuple[bool, bool]:
 
 
 def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """[channels, samples] float32 -> [channels, samples'] with soxr's high-quality filter."""
+    """[channels, samples] float32 -> [channels, samples'] with soxr's high-quality filter, channel
+    by channel into one array (a multi-channel call would want a transposed copy of the input, and
+    gives the same samples)."""
     if from_rate == to_rate:
         return audio
-    return np.ascontiguousarray(soxr.resample(audio.T, from_rate, to_rate).T, dtype=np.float32).reshape(
-        audio.shape[0], -1
-    )
+    out = None
+    for channel, samples in enumerate(audio):
+        resampled = soxr.resample(samples, from_rate, to_rate)
+        if out is None:
+            out = np.empty((len(audio), len(resampled)), dtype=np.float32)
+        out[channel] = resampled
+    return out
+
+
+RESAMPLE_BLOCK = 1 << 20  # samples soxr's stream takes at a time when resampling into an array
+
+
+def resample_into(out: np.ndarray, signal: np.ndarray, from_rate: int, to_rate: int) -> None:
+    """One channel [T'] at `from_rate` -> `out` [T] at `to_rate`, cut or zero-padded to its length, in
+    blocks through soxr's stream: one-shot soxr's samples, without a second whole-length array."""
+    stream, written = soxr.ResampleStream(from_rate, to_rate, 1, "float32"), 0
+    for start in range(0, len(signal), RESAMPLE_BLOCK):
+        last = start + RESAMPLE_BLOCK >= len(signal)
+        piece = stream.resample_chunk(np.ascontiguousarray(signal[start : start + RESAMPLE_BLOCK]), last=last)
+        piece = piece[: len(out) - written]
+        out[written : written + len(piece)] = piece
+        written += len(piece)
+    out[written:] = 0
 
 
 def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
@@ -61,8 +83,12 @@ def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
 
 
 def residual(mixture: np.ndarray, targets: list[np.ndarray]) -> np.ndarray:
-    """What is left of the mixture once every target is taken out: residual + sum(targets) = mixture."""
-    return mixture - np.sum(targets, axis=0, dtype=np.float32)
+    """What is left of the mixture once every target is taken out: residual + sum(targets) = mixture.
+    One new array (not a stack of the targets, then their sum, then the difference)."""
+    out = np.array(targets[0], dtype=np.float32)
+    for target in targets[1:]:
+        out += target
+    return np.subtract(mixture, out, out=out)
 
 
 @dataclass
@@ -98,13 +124,14 @@ class SeparationPlan:
         at_model_rate = torch.from_numpy(resample(samples, sample_rate, model_rate))  # [C, T']
         self.model_frames = at_model_rate.shape[-1]
         self.windows = chunking.split(at_model_rate)  # n views [C, size_i] of it
+        self.window_count = len(self.windows)
         sizes = np.array([window.shape[-1] for window in self.windows])
         self.lengths = np.tile(np.repeat(sizes, self.channels), self.queries)  # [Q x n x C]
         self.conditions = conditions.repeat_interleave(self.rows_per_query, dim=0)  # [Q x n x C, D]
 
     @property
     def rows_per_query(self) -> int:
-        return len(self.windows) * self.channels
+        return self.window_count * self.channels
 
     def __len__(self) -> int:
         """N: the rows the model must run."""
@@ -120,20 +147,30 @@ class SeparationPlan:
         lengths[i] samples: e.g. a [N, W] tensor) -> the stems."""
         if len(separated) != len(self):
             raise ValueError(f"expected {len(self)} separated rows, got {len(separated)}")
-        targets = []
-        for query in range(self.queries):
-            merged = self.chunking.merge(self._query_windows(separated, query), self.model_frames).numpy()  # [C, T']
-            targets.append(fit_length(resample(merged, self.model_rate, self.sample_rate), self.frames))
+        targets = [self._target(separated, query) for query in range(self.queries)]
         with_targets, with_residual = answered(self.mode, self.queries)
         return Stems(targets if with_targets else [], residual(self.samples, targets) if with_residual else None)
 
-    def _query_windows(self, separated, query: int) -> list[torch.Tensor]:
-        """One query's separated windows, [C, size_i] each."""
+    def _target(self, separated, query: int) -> np.ndarray:
+        """One query's answer [C, T] at the input's rate: each channel's windows merged and resampled
+        on their own, so that only one channel's intermediate arrays exist at a time. Its memory is
+        frames-first (a transposed view of [T, C]), the layout audio files and libsndfile use: writing
+        it needs no transposed copy of the whole answer."""
+        target = np.empty((self.frames, self.channels), dtype=np.float32).T
         first = query * self.rows_per_query
-        return [
-            torch.stack([separated[first + i * self.channels + c][: window.shape[-1]] for c in range(self.channels)])
-            for i, window in enumerate(self.windows)
-        ]
+        for channel in range(self.channels):
+            rows = range(first + channel, first + self.rows_per_query, self.channels)  # its windows, in order
+            windows = [separated[row][: self.lengths[row]] for row in rows]
+            merged = self.chunking.merge(windows, self.model_frames).numpy()  # [T']
+            if self.model_rate == self.sample_rate:
+                target[channel] = fit_length(merged, self.frames)
+            else:
+                resample_into(target[channel], merged, self.model_rate, self.sample_rate)
+        return target
+
+    def release(self) -> None:
+        """Every row has run and the answer is made: let the resampled input go (it is the rows)."""
+        self.windows = []
 
     def stream(self) -> PlanStream:
         """The answer window by window, for one query and mode `extract` or `remove`."""
@@ -158,7 +195,7 @@ class PlanStream:
 
     @property
     def windows(self) -> int:
-        return len(self.plan.windows)
+        return self.plan.window_count
 
     def rows(self, window: int) -> slice:
         """The plan's rows (every channel of `window`) that `push` needs next."""

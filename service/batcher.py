@@ -104,7 +104,7 @@ class Job:
     """One request's rows on their way through the batcher."""
 
     rows: Rows
-    done: asyncio.Future  # resolves to `results`: [n, longest row] separated rows, row i in [i, :lengths[i]]
+    done: asyncio.Future  # resolves (to None) once every row is in `results`, or raises
     loop: asyncio.AbstractEventLoop
     on_chunk: Callable[[int], None] | None = None  # called in the loop with each row's index as it lands
     submitted_at: float = field(default_factory=time.monotonic)
@@ -115,7 +115,7 @@ class Job:
     retried: set[int] = field(default_factory=set)  # rows lost once already
     finished_chunks: int = 0
     withdrawn: bool = False  # cancelled or failed: results still in flight are discarded
-    results: torch.Tensor = field(init=False)
+    results: torch.Tensor = field(init=False)  # [n, longest row]: row i's result in [i, :lengths[i]]
     samples: int = field(init=False)  # its work, in samples of model input
 
     def __post_init__(self) -> None:
@@ -364,7 +364,7 @@ class Batcher:
                 if job.finished_chunks == len(job.rows):
                     job.finished_at = time.monotonic()
                     self._metrics.batcher_requests.dec()
-                    job.loop.call_soon_threadsafe(_settle, job.done, job.results, None)
+                    job.loop.call_soon_threadsafe(_settle, job.done, None, None)
 
     def _requeue(self, batch: Batch, reason: str) -> None:
         """A lost batch's rows back to the front of their jobs, once; a second loss fails the job."""

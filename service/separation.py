@@ -48,7 +48,9 @@ class Separation:
 
     async def result(self) -> Stems:
         """Every chunk separated, then the plan finished into stems. Raises what inference raised."""
-        separated = await self._job.done
+        await self._job.done
+        separated, self._job.results = self._job.results, None  # held here alone: freed once finished
+        self.plan.release()  # every row has run: the input at the model rate can go before the answer is made
         started = asyncio.get_running_loop().time()
         stems = await asyncio.to_thread(self.plan.finish, separated)
         self.finish_seconds = asyncio.get_running_loop().time() - started

@@ -67,9 +67,9 @@ def test_batcher_lets_a_short_request_pass_a_long_one():
         long_job = submit(batcher, chunks(6, 1.0), torch.tensor([2.0]))
         short_job = submit(batcher, chunks(1, 5.0), torch.tensor([3.0]))
         batcher.start()
-        short, long = await asyncio.gather(short_job.done, long_job.done)
+        await asyncio.gather(short_job.done, long_job.done)
         batcher.stop()
-        return short, long
+        return short_job.results, long_job.results
 
     short, long = asyncio.run(scenario())
     assert batches[0] == [5.0, 1.0]  # the short request rides in the very first batch, ahead
@@ -118,9 +118,9 @@ def test_batcher_batches_hold_chunks_of_one_length():
         batcher = make_batcher(separate, max_batch=4)
         jobs = [submit(batcher, torch.ones(3, size), torch.zeros(1)) for size in (WINDOW, WINDOW // 2, WINDOW)]
         batcher.start()
-        results = await asyncio.gather(*(job.done for job in jobs))
+        await asyncio.gather(*(job.done for job in jobs))
         batcher.stop()
-        return results
+        return [job.results for job in jobs]
 
     results = asyncio.run(scenario())
     assert [result.shape for result in results] == [(3, WINDOW), (3, WINDOW // 2), (3, WINDOW)]
@@ -176,7 +176,8 @@ def test_a_batch_whose_instance_dies_runs_again_once_then_its_request_gets_503_i
         job = submit(batcher, chunks(3, 1.0), torch.zeros(1))
         batcher.start([worker])
         try:
-            return await job.done, worker.recoveries
+            await job.done
+            return job.results, worker.recoveries
         finally:
             batcher.stop()
 
@@ -203,9 +204,9 @@ def test_every_worker_takes_from_the_one_queue():
         batcher = make_batcher(None, max_batch=1)
         job = submit(batcher, chunks(20, 1.0), torch.zeros(1))
         batcher.start([worker("a"), worker("b")])
-        result = await job.done
+        await job.done
         batcher.stop()
-        return result
+        return job.results
 
     assert torch.equal(asyncio.run(scenario()), chunks(20, 1.0))
     assert ran["a"] + ran["b"] == 20 and min(ran.values()) >= 5
