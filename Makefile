@@ -12,7 +12,7 @@ SYSTEM_PACKAGES := espeak-ng festival festvox-us-slt-hts festvox-kallpc16k flite
     sound-theme-freedesktop asterisk-core-sounds-en-wav nginx docker-compose chromium
 REPLICAS ?= 3
 
-.PHONY: install dev system-deps corpus-packages serve cluster test train quality bench soak clean
+.PHONY: install dev system-deps corpus-packages serve cluster test train quality bench bench-gpu soak clean
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -59,9 +59,14 @@ train: dev system-deps corpus-packages
 	HF_HUB_OFFLINE=1 $(BIN)/python -m training.train --corpus .cache/corpus-real --run runs/bundled-real \
 		--steps 20000 --lr 1e-3 --warmup 100 --valid-mixtures 213
 
-# Every speed benchmark side by side in one run (about 11 minutes on 2 cores) -> BENCHMARKS.md + plots.
+# Every speed benchmark side by side in one run (about 20 minutes on 2 cores) -> BENCHMARKS.md + plots.
 bench: dev
 	HF_HUB_OFFLINE=1 $(BIN)/python -m bench
+
+# The GPU measurements in one call (bench/gpu.py; under 8 minutes on one GPU) -> bench/results/gpu.md.
+# On a machine without CUDA it refuses; `$(BIN)/python -m bench --gpu --dry-run` checks it on a CPU (the tests do).
+bench-gpu: dev
+	HF_HUB_OFFLINE=1 $(BIN)/python -m bench --gpu
 
 # Half an hour of mixed traffic against one server: errors, RSS, threads and open files (RELIABILITY.md).
 soak: dev

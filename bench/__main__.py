@@ -1,13 +1,16 @@
 """Every speed benchmark, side by side in one run, then BENCHMARKS.md and its plots.
 
-    python -m bench            # the full run: about 11 minutes on two CPU cores
+    python -m bench            # the full run: about 20 minutes on two CPU cores
     python -m bench --quick    # tiny settings: checks that every part runs, numbers mean nothing
+    python -m bench --gpu      # the GPU measurements (bench/gpu.py); --gpu --dry-run checks them on a CPU
     python -m bench.report     # rewrite BENCHMARKS.md and the plots from the last run's results
 
-In one run, on one machine: the model's limit (`separate_chunks` in a tight loop), the official
-one-at-a-time procedure (the baseline), the service under load (batching on, and max_batch=1), the
-query-embedding cache, memory, and a py-spy profile of the loaded server. Machines are noisy:
-compare the ratios within a run, not absolute numbers across runs.
+In one run, on one machine: the model alone in-process (`separate_chunks` in a tight loop) and as the
+service runs it (instance processes, every way to fill the cores, eager and compiled), the library
+one file at a time as a user calls it (the baseline), the service under load (its defaults, and
+compiled), chunking's cost and error, the query-embedding cache, memory, and a py-spy profile of the
+loaded server and its instances. Machines are noisy: compare the ratios within a run, not absolute
+numbers across runs.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
-from bench import baseline, embedding, load, memory, profile, report, throughput
+from bench import baseline, embedding, load, memory, overlap, profile, report, throughput
 from bench.analysis import clients
 from bench.fakes import fake_clap_text_encoder
+from bench.limit import InstanceLoop
 from bench.machine import machine
 from bench.server import BenchServer
 from bench.workload import Clip, clip_mix, mix_seconds
@@ -42,16 +47,20 @@ class Plan:
     limit_batch_sizes: tuple[int, ...]
     limit_repeats: int
     clips: int  # the seeded 1-30 s mix the baseline and the service replay
-    levels: tuple[Level, ...]  # batching on
-    serial_levels: tuple[Level, ...]  # max_batch=1
+    levels: tuple[Level, ...]  # the service with its defaults
+    compiled_levels: tuple[Level, ...]  # the same, TEXTSEP_COMPILE=true
     profile_level: Level | None
     cache_misses: int
     cache_hits: int
     memory_batch_sizes: tuple[int, ...]
     memory_chunked_seconds: tuple[float, ...]
     memory_whole_seconds: tuple[float, ...]
-    upload_seconds: tuple[float, ...]  # through the server, for its memory
-    max_batch: int | str = "auto"  # the server's TEXTSEP_MAX_BATCH with batching on (auto: its default)
+    upload_seconds: tuple[float, ...]  # through the server, for its memory (stereo 44.1 kHz)
+    instance_batch_sizes: tuple[int, ...]  # the model alone as instances: batch sizes, rounds per figure
+    instance_rounds: int
+    overlap_windows: tuple[float | None, ...]  # chunking: windows (None: the model's own) x overlaps
+    overlaps: tuple[float, ...]
+    max_batch: int | str = "auto"  # the server's TEXTSEP_MAX_BATCH (auto: its default)
     # audiosep-base (random weights, fake CLAP text branch): the limit and a shorter baseline mix only
     base_batch_sizes: tuple[int, ...] = ()
     base_repeats: int = 1  # under 1 s of audio per second on a CPU: one timed batch after the warm-up
@@ -60,18 +69,22 @@ class Plan:
 
 
 FULL = Plan(
-    limit_batch_sizes=(1, 2, 4, 8, 16),
+    limit_batch_sizes=(1, 2, 4, 8),
     limit_repeats=5,
     clips=48,
     levels=(Level(1, 5, 30), Level(4, 10, 30), Level(16, 30, 60), Level(64, 30, 30)),
-    serial_levels=(Level(1, 5, 20), Level(4, 10, 30), Level(16, 30, 45), Level(64, 15, 20)),
+    compiled_levels=(Level(1, 5, 20), Level(16, 30, 45), Level(64, 15, 20)),
     profile_level=Level(16, 10, 20),
     cache_misses=40,
     cache_hits=2000,
-    memory_batch_sizes=(1, 4, 8, 16),
+    memory_batch_sizes=(1, 4, 8),
     memory_chunked_seconds=(10, 60, 600),
     memory_whole_seconds=(10, 60, 180),  # one pass over 600 s takes a minute here; the trend is plain by 180
     upload_seconds=(30, 600),
+    instance_batch_sizes=(1, 2, 4),
+    instance_rounds=5,
+    overlap_windows=(4.096, None),
+    overlaps=(0.512, 1.024),
     base_batch_sizes=(1, 2),
     base_clips=5,
 )
@@ -80,7 +93,7 @@ QUICK = Plan(
     limit_repeats=1,
     clips=4,
     levels=(Level(2, 1, 2),),
-    serial_levels=(),
+    compiled_levels=(),
     profile_level=Level(2, 0, 2),
     cache_misses=3,
     cache_hits=10,
@@ -88,6 +101,10 @@ QUICK = Plan(
     memory_chunked_seconds=(),
     memory_whole_seconds=(),
     upload_seconds=(5,),
+    instance_batch_sizes=(1,),
+    instance_rounds=1,
+    overlap_windows=(None,),
+    overlaps=(0.512,),
     max_batch=2,  # a shorter warm-up
 )
 
@@ -126,43 +143,54 @@ def model_side(name: str, separator: Separator, batch_sizes, repeats: int, clips
 
 
 def service_side(plan: Plan, clips: list[Clip], output: Path) -> dict:
-    with BenchServer(TEXTSEP_MAX_BATCH=str(plan.max_batch)) as server:
-        max_batch = server.max_batch()
-        results: dict = {"max_batch_setting": plan.max_batch, "max_batch": max_batch}
-        log(f"service: TEXTSEP_MAX_BATCH={plan.max_batch} runs batches of up to {max_batch}")
-        tight_loop = TightLoop(plan, max_batch)
-        log(f"service: memory of uploads of {list(plan.upload_seconds)} s")
+    """The service with its defaults (and compiled), each level between two measurements of the model
+    alone in every configuration of instances (the same processes, idle meanwhile)."""
+    results: dict = {"max_batch_setting": plan.max_batch}
+    with InstanceLoop() as loop, BenchServer(TEXTSEP_MAX_BATCH=str(plan.max_batch)) as server:
+        info = server.info()
+        max_batch = results["max_batch"] = info["batching"]["max_batch"]
+        results["instances"] = info["instances"]
+        log(f"service: {describe(info)}")
+        sizes = sorted(set(plan.instance_batch_sizes) | {max_batch})
+        log(f"model alone as instances, eager: {loop.configurations} at batch sizes {sizes}")
+        results["instance_limits"] = [row._asdict() for row in loop.measure(sizes, plan.instance_rounds)]
+        tight_loop = partial(loop.best_by_batch, sizes, plan.instance_rounds)
+        log(f"service: memory of stereo uploads of {list(plan.upload_seconds)} s")
         results["memory"] = memory.service_memory(server, list(plan.upload_seconds))
         results["batched"] = levels(server, plan.levels, clips, max_batch, tight_loop)
         if plan.profile_level is not None:
             results["profile"] = profile_server(server, plan.profile_level, clips, output)
-    if plan.serial_levels:
-        with BenchServer(TEXTSEP_MAX_BATCH="1") as server:
-            results["serial"] = levels(server, plan.serial_levels, clips, 1, tight_loop)
+    if plan.compiled_levels:
+        log("compiled: the instances' first passes compile (minutes, unless the on-disk cache has them)")
+        with InstanceLoop(compiled=True) as loop, BenchServer(TEXTSEP_COMPILE="true") as server:
+            info = server.info()
+            log(f"service, compiled: {describe(info)}")
+            sizes = sorted(set(plan.instance_batch_sizes) | {info["batching"]["max_batch"]})
+            measured = loop.measure(sizes, plan.instance_rounds)
+            tight_loop = partial(loop.best_by_batch, sizes, plan.instance_rounds)
+            results["compiled"] = {
+                "instances": info["instances"],
+                "max_batch": info["batching"]["max_batch"],
+                "instance_limits": [row._asdict() for row in measured],
+                "levels": levels(server, plan.compiled_levels, clips, info["batching"]["max_batch"], tight_loop),
+            }
     return results
 
 
-class TightLoop:
-    """The limit, measured again around every service level: the machine drifts over a run (often by
-    tens of percent), so each level is compared with the model's speed at that moment."""
-
-    def __init__(self, plan: Plan, max_batch: int):
-        self.separator = Separator.from_pretrained("bundled")
-        # the sizes the service may run, and the others up to 8, to show what batching buys here
-        self.batch_sizes = sorted({size for size in plan.limit_batch_sizes if size <= max(max_batch, 8)} | {max_batch})
-        self.repeats = plan.limit_repeats
-
-    def __call__(self) -> dict[int, float]:
-        speeds = throughput.limit(self.separator, self.batch_sizes, self.repeats)
-        return {size: speed.audio_per_second for size, speed in speeds.items()}
+def describe(info: dict) -> str:
+    chosen = info["instances"]
+    return (
+        f"{chosen['count']} instance(s) x {chosen['threads']} thread(s), max_batch {info['batching']['max_batch']}"
+        f"{', compiled' if chosen['compiled'] else ''} ({chosen['chosen_by']})"
+    )
 
 
-def levels(server: BenchServer, plan_levels, clips: list[Clip], max_batch: int, tight_loop: TightLoop) -> list[dict]:
+def levels(server: BenchServer, plan_levels, clips: list[Clip], max_batch: int, tight_loop) -> list[dict]:
     summaries, before = [], tight_loop()
     for level in plan_levels:
         log(
             f"service (max_batch={max_batch}): {clients(level.concurrency)}, {level.warmup_s:g} s warm-up + "
-            f"{level.window_s:g} s, the tight loop before and after"
+            f"{level.window_s:g} s, the model alone before and after"
         )
         summary = load.run_level(
             server.url, server.process.pid, clips, level.concurrency, level.warmup_s, level.window_s
@@ -219,6 +247,8 @@ def run(plan: Plan, output: Path) -> dict:
     clips = clip_mix(plan.clips)
     with tempfile.TemporaryDirectory(prefix="textsep-bench-") as work:  # the fake CLAP tokenizer
         results.update(in_process(plan, clips, Path(work)))
+    log(f"chunking: model work and error against one pass, windows {plan.overlap_windows} x overlaps {plan.overlaps}")
+    results["chunking"] = overlap.table(plan.overlaps, plan.overlap_windows, clips=plan.clips)
     results["service"] = service_side(plan, clips, output)
     if plan.memory_batch_sizes or plan.memory_chunked_seconds or plan.memory_whole_seconds:
         log("memory: one fresh process per setting")
@@ -234,7 +264,13 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny settings: a smoke test of the code, not numbers")
     parser.add_argument("--results", type=Path, default=report.RESULTS_DIR, help="where results.json and the plots go")
     parser.add_argument("--markdown", type=Path, default=report.BENCHMARKS, help="the report to write")
+    parser.add_argument("--gpu", action="store_true", help="the GPU measurements instead (bench/gpu.py)")
+    parser.add_argument("--dry-run", action="store_true", help="with --gpu: tiny settings on whatever device there is")
     args = parser.parse_args(argv)
+    if args.gpu:
+        from bench import gpu
+
+        return gpu.main(["--results", str(args.results), *(["--dry-run"] if args.dry_run else [])])
 
     args.results.mkdir(parents=True, exist_ok=True)
     results = run(QUICK if args.quick else FULL, args.results)

@@ -67,11 +67,12 @@ def model_memory(batch_sizes: list[int], chunked_seconds: list[float], whole_sec
 
 
 def service_memory(server: BenchServer, upload_seconds: list[float]) -> dict:
-    """The server's peak RSS when ready, then after each upload in turn (longest last)."""
+    """The HTTP process's peak RSS when ready, then after each upload (stereo, 44.1 kHz, 16-bit) in
+    turn, longest last. The instances' memory is the model's: bounded by the batch (below)."""
     peaks = {0: peak_rss_bytes(server.process.pid)}
     rng = np.random.default_rng(1)
     for seconds in sorted(upload_seconds):
-        upload = wav_bytes(seconds, rng)
+        upload = wav_bytes(seconds, rng, channels=2)
         answer = httpx.post(
             server.url + "/separate", files={"file": ("long.wav", upload)}, data={"query": "rain"}, timeout=1800
         )

@@ -33,14 +33,14 @@ def log2_axis(axis, ticks: list[int], label: str) -> None:
 def configurations(run: Run) -> list[tuple[str, list[dict], str, str]]:
     """(label, levels, line style, colour) of each server configuration that ran."""
     both = [
-        (f"max_batch={run.max_batch}", run.batched, "o-", "tab:blue"),
-        ("max_batch=1", run.serial, "s--", "tab:green"),
+        ("defaults", run.batched, "o-", "tab:blue"),
+        ("compiled", run.compiled, "s--", "tab:green"),
     ]
     return [configuration for configuration in both if configuration[1]]
 
 
 def clients_of(run: Run) -> list[int]:
-    return sorted({level["concurrency"] for level in run.batched + run.serial})
+    return sorted({level["concurrency"] for level in run.batched + run.compiled})
 
 
 def save(figure, path: Path) -> Path:
@@ -52,8 +52,8 @@ def save(figure, path: Path) -> Path:
 
 def plot_overview(run: Run, path: Path) -> Path:
     """One picture of the issue's question: the service between the baseline and the limit."""
-    bars = [("one at a time (baseline)", run.baseline, "tab:gray")]
-    for label, levels in (("service, max_batch=1", run.serial), (f"service, max_batch={run.max_batch}", run.batched)):
+    bars = [("the library one at a time (baseline)", run.baseline, "tab:gray")]
+    for label, levels in (("service", run.batched), ("service, compiled", run.compiled)):
         busy = level_at(levels, GOAL_CLIENTS)
         if busy:
             bars.append((f"{label}, {clients(busy['concurrency'])}", busy["throughput"], "tab:blue"))
@@ -62,12 +62,12 @@ def plot_overview(run: Run, path: Path) -> Path:
     figure, axis = plt.subplots(figsize=(8, 3.8))
     labels, values, colours = zip(*bars)
     axis.barh(labels, values, color=colours)
-    axis.axvline(run.limit, color="tab:red", linestyle="--", label="the limit (model alone, around saturation)")
+    axis.axvline(run.limit, color="tab:red", linestyle="--", label="the model alone, best configuration (eager)")
     axis.axvline(
         run.limit / run.chunk_per_audio,
         color="tab:orange",
         linestyle=":",
-        label="the limit after this mix's chunk overlap and padding",
+        label="the same after this mix's chunk overlap",
     )
     axis.invert_yaxis()
     axis.set_xlabel("seconds of uploaded audio separated per second")
@@ -81,7 +81,9 @@ def plot_limit(run: Run, path: Path) -> Path:
     for axis, (name, model) in zip(axes[0], run.models.items()):
         sizes = by_batch(model["limit"])
         axis.plot(list(sizes), list(sizes.values()), "o-", label="separate_chunks, tight loop")
-        axis.axhline(model["baseline"]["throughput"], color="tab:gray", linestyle="--", label="one at a time")
+        axis.axhline(
+            model["baseline"]["throughput"], color="tab:gray", linestyle="--", label="the library one at a time"
+        )
         log2_axis(axis, list(sizes), "batch size (chunks)")
         axis.set_ylim(bottom=0)
         axis.set_ylabel("audio seconds per second")
@@ -109,12 +111,14 @@ def plot_service(run: Run, path: Path) -> Path:
     for label, levels, style, colour in configurations(run):
         counts = [level["concurrency"] for level in levels]
         limits = [level_limit(level)[1] for level in levels]
-        left.plot(counts, limits, ":", color=colour, label=f"{label}: the limit (best batch) around each level")
+        left.plot(
+            counts, limits, ":", color=colour, label=f"{label}: the model alone (best configuration) around each level"
+        )
         same = [limits_around(level).get(level["max_batch"]) for level in levels]
         if same != limits:
             batch = levels[0]["max_batch"]
             left.plot(counts, same, "-.", color=colour, alpha=0.6, label=f"{label}: model alone at batch {batch}")
-    left.axhline(run.baseline, color="tab:gray", linestyle="--", label="one at a time")
+    left.axhline(run.baseline, color="tab:gray", linestyle="--", label="the library one at a time")
     for axis in (left, right):
         log2_axis(axis, clients_of(run), "concurrent clients")
     left.set_ylim(bottom=0)

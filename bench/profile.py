@@ -1,11 +1,13 @@
-"""Where a loaded server's time goes: py-spy samples of the live process, by request-path stage.
+"""Where a loaded server's time goes: py-spy samples of the live processes, by request-path stage.
 
-py-spy samples every Python thread of the server (the event loop, the `to_thread` workers that
-decode, resample and encode, and the inference thread) without stopping it (`--nonblocking`),
+py-spy samples every Python thread of the server and of its model instances (`--subprocesses`: the
+event loop, the `to_thread` workers that decode, resample and encode, the threads that hand batches
+to the instances, and the instances' forward passes) without stopping them (`--nonblocking`),
 waiting threads included (`--idle`). Two views of one recording:
 - the work: samples of threads that are not waiting, each under the first stage whose function is
   on its stack; what remains is the rest of the event loop (middleware, routing, asyncio itself);
-- the inference thread's wall time: in the forward pass, waiting for chunks, or between batches.
+- the instance threads' wall time (in the HTTP process): their instance running a batch, waiting
+  for chunks, or between batches.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from pathlib import Path
 
 # (stage, a frame that marks it as py-spy prints it: "function (file:line)")
 STAGES = (
-    ("model forward", "separate_chunks (model/separator.py"),
+    ("model forward", "__call__ (model/network.py"),
     ("batcher bookkeeping", "_infer (service/batcher.py"),
     ("decode upload", "decode (service/audio.py"),
-    ("resample in/out", "resample (model/separator.py"),
+    ("resample in/out", "resample (model/plan.py"),
+    ("resample in/out", "resample_into (model/plan.py"),
     ("overlap-add", "merge (model/chunking.py"),
     ("cut into chunks", "split (model/chunking.py"),
     ("encode answer", "encode (service/audio.py"),
@@ -31,9 +34,16 @@ STAGES = (
 )
 EVENT_LOOP = "event loop: other (middleware, routing, asyncio)"
 # A sample whose innermost frame is one of these is a thread waiting: the event loop for sockets, an
-# idle `to_thread` worker, the inference thread for chunks.
-WAITS = ("EpollSelector.select (selectors.py", "_worker (concurrent/futures/thread.py", "Condition.wait (threading.py")
-INFERENCE_THREAD = "Batcher._run (service/batcher.py"
+# idle `to_thread` worker, an instance thread for chunks or for its instance's answer, an instance
+# for its next batch.
+WAITS = (
+    "EpollSelector.select (selectors.py",
+    "_worker (concurrent/futures/thread.py",
+    "Condition.wait (threading.py",
+    "_recv (multiprocessing/connection.py",
+)
+INSTANCE_THREAD = "Batcher._serve (service/batcher.py"
+HANDING_OVER = "Instance.run (service/instances.py"
 COLLAPSED_FILE = "profile-collapsed.txt"
 
 
@@ -44,7 +54,7 @@ def py_spy() -> str | None:
 
 def start_recording(pid: int, seconds: float, output: Path) -> subprocess.Popen:
     command = [py_spy(), "record", "--pid", str(pid), "--duration", str(round(seconds)), "--rate", "100"]
-    command += ["--nonblocking", "--idle", "--format", "raw", "--output", str(output)]
+    command += ["--nonblocking", "--idle", "--subprocesses", "--format", "raw", "--output", str(output)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -71,20 +81,21 @@ def stage_shares(collapsed: str) -> dict[str, float]:
         if not waiting(stack):
             counts[stage_of(stack)] += count
     total = sum(counts.values())
-    return {stage: counts[stage] / total for stage in [*(s for s, _ in STAGES), EVENT_LOOP] if counts[stage]}
+    stages = dict.fromkeys([*(stage for stage, _ in STAGES), EVENT_LOOP])
+    return {stage: counts[stage] / total for stage in stages if counts[stage]}
 
 
 def inference_thread_time(collapsed: str) -> dict[str, float]:
-    """{activity: share of the inference thread's wall time}."""
+    """{activity: share of the instance threads' wall time}."""
     counts: Counter[str] = Counter()
     for stack, count in samples(collapsed):
-        if INFERENCE_THREAD not in stack:
+        if INSTANCE_THREAD not in stack:
             continue
-        if STAGES[0][1] in stack:
-            counts["model forward"] += count
+        if HANDING_OVER in stack and waiting(stack):
+            counts["its instance running the batch"] += count
         elif waiting(stack):
             counts["waiting for chunks"] += count
         else:
-            counts["between batches: forming, handing back"] += count
+            counts["between batches: forming, handing over, handing back"] += count
     total = sum(counts.values())
     return {activity: count / total for activity, count in counts.items()}

@@ -15,13 +15,11 @@ import os
 from pathlib import Path
 
 from bench.analysis import (
-    GOAL_CLIENTS,
     MIB,
-    SATURATION_SHARE,
     Run,
     by_batch,
     clients,
-    level_at,
+    duration,
     level_limit,
     limits_around,
     ratio,
@@ -55,17 +53,35 @@ def milliseconds(seconds: float | None) -> str:
 def show(value: float | None, unit: str) -> str:
     if value is None:
         return "–"
-    return (f"{100 * value:.3g} %" if value < 0.01 else percent(value, 1)) if unit == "percent" else f"{value:.2f}×"
+    if unit == "percent":
+        return f"{100 * value:.3g} %" if value < 0.01 else percent(value, 1)
+    if unit == "MB":
+        return f"{value:.0f} MB"
+    return f"{value:.3g}" if unit == "number" else f"{value:.2f}×"
+
+
+def target_text(row: dict) -> str:
+    target, unit = row["target"], row["unit"]
+    if target is None:
+        return "–"
+    bound = "≤ " if row["lower"] else "≥ "
+    if unit == "percent":
+        return bound + show(target, unit)
+    return bound + (f"{target:g} MB" if unit == "MB" else f"{target:g}" if unit == "number" else f"{target:g}×")
 
 
 def verdict(row: dict) -> str:
+    if row["value"] is None:
+        return "not measured in this run" + (": no GPU" if row["goal"].startswith("GPU") else "")
     if row["met"] is None:
-        return "not measured in this run"
+        return "(no target)"
     if row["met"]:
         return "**met**"
     value, target = row["value"], row["target"]
     if row["unit"] == "percent":
         return f"**missed** by {100 * abs(target - value):.1f} points"
+    if row["unit"] in ("MB", "number"):
+        return f"**missed**: {value / target:.2f}× the target"
     return (
         f"**missed**: {value / target:.1f}× over the target"
         if row["lower"]
@@ -109,6 +125,57 @@ def limit_section(run: Run) -> str:
     return "\n\n".join(parts)
 
 
+def instances_section(run: Run) -> str:
+    """The model alone as the service runs it: every configuration of instances, eager and compiled."""
+    tables = {"eager": run.service.get("instance_limits", [])}
+    if run.service.get("compiled"):
+        tables["compiled"] = run.service["compiled"]["instance_limits"]
+    keys = sorted({(r["instances"], r["threads"], r["batch"]) for r in tables["eager"]})
+    figures = {name: {(r["instances"], r["threads"], r["batch"]): r["chunk_audio_per_second"] for r in rows}
+               for name, rows in tables.items()}  # fmt: skip
+    header = ["instances x threads", "batch", *(f"{name}: chunk audio s per s" for name in tables)]
+    if "compiled" in tables:
+        header.append("compiled / eager")
+    rows = []
+    for n, t, b in keys:
+        row = [f"{n} x {t}", str(b), *(number(figures[name].get((n, t, b)), 1) for name in tables)]
+        if "compiled" in tables:
+            row.append(f"{number(ratio(figures['compiled'].get((n, t, b)), figures['eager'][(n, t, b)]))}×")
+        rows.append(row)
+    chosen = run.service.get("instances", {})
+    said = (
+        f"The server's own choice at warm-up (`auto`, best of short rounds): **{chosen.get('count')} instance(s) x "
+        f"{chosen.get('threads')} thread(s), max_batch {run.max_batch}**, from "
+        + "; ".join(
+            f"{r['instances']}x{r['threads']} batch {r['batch']}: {r['chunk_audio_per_second']:.1f}"
+            for r in chosen.get("measured", [])
+        )
+        + "."
+        if chosen
+        else ""
+    )
+    return (
+        "Instance processes of the service (`service/instances.py`), nothing else running in them, every way to "
+        "fill the cores, each figure the median of short rounds with all the configuration's instances at once "
+        "(bundled-small, full windows):\n\n" + table(header, rows) + ("\n\n" + said if said else "")
+    )
+
+
+def chunking_section(run: Run) -> str:
+    rows = [
+        [f"{r['window_s']:.3f}", f"{r['overlap_s']:.3f}", number(r["model_work"], 3), number(r["error_db"], 1)]
+        for r in run.results.get("chunking", [])
+    ]
+    return (
+        "What the windows cost and what they buy (`python -m bench.overlap`), bundled-small: model work per "
+        "uploaded second of the mix (full windows, the last one only as long as needed, short clips at their own "
+        "length), and the error of the chunked answer against one pass over the whole signal (30 s of the "
+        "example recording, the worse of two queries; the goal is -40 dB or less). The service runs the model's "
+        f"own window, {run.bundled['chunk_seconds']:g} s with {run.bundled['overlap_seconds']:g} s of cross-fade.\n\n"
+        + table(["window (s)", "overlap (s)", "model s per uploaded s", "chunked vs one pass (dB)"], rows)
+    )
+
+
 def baseline_section(run: Run) -> str:
     rows = []
     for name, model in run.models.items():
@@ -126,7 +193,8 @@ def baseline_section(run: Run) -> str:
             ]
         )
     return table(
-        ["model", "files", "audio (s)", "audio s per s", "of which text encoding", "best limit / baseline"], rows
+        ["model", "files", "audio (s)", "audio s per s", "text encoding (extra)", "best in-process limit / baseline"],
+        rows,
     )
 
 
@@ -158,9 +226,9 @@ SERVICE_HEADER = [
     "answered / 503",
     "audio s per s",
     "chunk audio s per s",
-    "of the limit (best batch)",
+    "of the best model-alone configuration",
     "of the model alone at max_batch",
-    "vs one at a time",
+    "vs the library one at a time",
     "latency p50 / p95 / p99 (s)",
     "1-2 s clips p95 (s)",
     "mean batch",
@@ -223,7 +291,8 @@ def memory_section(run: Run) -> str:
             for k, v in service.items()
         ]
         parts.append(
-            f"The server (bundled model, max_batch={run.max_batch}), uploads of 44.1 kHz mono 16-bit WAV in turn:\n\n"
+            f"The server's HTTP process (bundled model, max_batch={run.max_batch}; the model's memory is in its "
+            "instances, bounded by the batch as above), uploads of 44.1 kHz stereo 16-bit WAV in turn:\n\n"
             + table(["moment", "peak RSS (MiB)", "above ready (MiB)"], rows)
         )
     return "\n\n".join(parts)
@@ -250,96 +319,83 @@ def profile_section(run: Run) -> str:
 def findings(run: Run) -> str:
     """What limits the service, stated from this run's own measurements."""
     sat, busy = run.saturation, run.at_goal_clients
-    full = sat["max_batch"]
+    chosen = run.service.get("instances", {})
     lines = []
-    # 1. What batching buys on this machine, from every tight-loop measurement of the run.
-    around = [limits_around(level) for level in run.batched]
-    best_batch, best = level_limit(sat)
-    if full in around[0] and best_batch != full:
-        slowdowns = [limits[full] / max(v for b, v in limits.items() if b <= full) for limits in around]
-        lines.append(
-            f"- **On this machine a batch of {full} is slower per chunk than a smaller one.** Around every service "
-            f"level the model alone ran batch {full} at {percent(min(slowdowns))}-{percent(max(slowdowns))} of "
-            f"the speed of its best batch size ({run.machine['cores']} cores, {run.machine['torch_threads']} torch "
-            f"threads{', no GPU' if not run.machine['gpu'] else ''}): one chunk already keeps every core busy, and "
-            f"a bigger batch probably falls out of the caches. With max_batch={full} the service is held to that "
-            "speed: this is most of the gap to the limit, and why batching cannot beat one at a time here."
-        )
-    # 2. The service's own cost, at the batch size it ran.
-    same_batch = limits_around(sat).get(full)
-    inference = run.service.get("profile", {}).get("inference_thread", {})
-    work = run.service.get("profile", {}).get("shares", {})
-    if same_batch:
-        share = ratio(sat["chunk_throughput"], same_batch)
-        verdict = "is small" if share >= SATURATION_SHARE else f"is {percent(1 - share)} of the model's time"
-        text = (
-            f"- **The service's own cost {verdict}.** At saturation ({clients(sat['concurrency'])}, mean batch "
-            f"{number(sat['mean_batch'], 1)}) it ran the model at {percent(share)} of the tight loop at the same "
-            "batch size."
-        )
-        if inference:
-            others = sorted(((k, v) for k, v in work.items() if k != "model forward"), key=lambda kv: -kv[1])[:3]
-            text += (
-                f" The inference thread spent {percent(inference.get('model forward'), 1)} of its time in the "
-                "forward pass, so most of the gap is the forward pass itself running slower beside the request "
-                f"work on the same {run.machine['cores']} cores: of all the server's working samples "
-                f"{percent(work.get('model forward'), 1)} were the forward pass, the largest of the rest "
-                + ", ".join(f"{k} ({percent(v, 1)})" for k, v in others)
-                + "."
-            )
-        lines.append(text)
-    # 3. Chunking.
-    ceiling = 1 / run.chunk_per_audio
-    lines.append(
-        f"- **Chunking adds {percent(run.chunk_per_audio - 1)} model work on this mix.** Every upload is cut into "
-        f"{run.bundled['chunk_seconds']:g} s windows overlapping by {run.bundled['overlap_seconds']:g} s, and a clip "
-        "shorter than one window is zero-padded to the smallest halving of the window that holds it (a 1.2 s clip "
-        "runs as a quarter window): the model runs "
-        f"{number(run.chunk_per_audio)} s of chunk audio per uploaded second, where one-at-a-time runs each file "
-        f"once, unpadded. In uploaded audio the service can reach at most {percent(ceiling)} of the limit; at "
-        f"saturation it reached {percent(ratio(sat['throughput'], run.limit))}."
-    )
-    # 4. Against one at a time.
+    # 1. Against the library one at a time.
     if busy:
         lines.append(
-            f"- **Against one at a time** ({number(run.baseline, 1)} audio s per s, whole files at batch 1): at "
-            f"{clients(busy['concurrency'])} the service delivered {number(busy['throughput'], 1)} "
-            f"({number(ratio(busy['throughput'], run.baseline))}×), running batches of up to {run.max_batch}. "
-            "Where a bigger batch is no faster per chunk (first point), the service can only match one at a time "
-            "minus its chunking overhead (third point) and its own cost (second point); the batcher's gains show on "
-            "hardware where a batch costs about what one chunk does, which this run could not measure."
+            f"- **Against the library one file at a time** ({number(run.baseline, 1)} audio s per s: "
+            f"`Separator.separate` with its defaults, {run.machine['torch_threads']} torch threads in one process): "
+            f"at {clients(busy['concurrency'])} the service delivered {number(busy['throughput'], 1)} "
+            f"({number(ratio(busy['throughput'], run.baseline))}×) with {chosen.get('count')} instance(s) x "
+            f"{chosen.get('threads')} thread(s) and batches of up to {run.max_batch}, as its warm-up measured best. "
+            "Separate single-threaded processes keep the cores busy where one multi-threaded forward pass stalls "
+            "whenever anything else takes a core; the HTTP work (decoding, resampling, encoding) runs beside them."
         )
-    # 5. Short clips.
+    # 2. The service's own cost.
+    share = ratio(sat["chunk_throughput"], run.limit)
+    work = run.service.get("profile", {}).get("shares", {})
+    text = (
+        f"- **The service against the model alone**: at saturation ({clients(sat['concurrency'])}, mean batch "
+        f"{number(sat['mean_batch'], 1)}) it ran {percent(share)} of the chunk audio per second of the best "
+        f"model-alone configuration measured around it ({number(run.limit, 1)}, batch {level_limit(sat)[0]}), "
+        f"using {number(sat['server_cpu_cores'], 2)} cores in the HTTP process besides its instances."
+    )
+    if work:
+        others = sorted(((k, v) for k, v in work.items() if k != "model forward"), key=lambda kv: -kv[1])[:3]
+        text += (
+            f" Of all working samples of the server and its instances, {percent(work.get('model forward'), 1)} were "
+            "the forward pass; the largest of the rest: " + ", ".join(f"{k} ({percent(v, 1)})" for k, v in others) + "."
+        )
+    lines.append(text)
+    # 3. Chunking.
+    chunking = {(round(r["window_s"], 3), round(r["overlap_s"], 3)): r for r in run.results.get("chunking", [])}
+    own = chunking.get((round(run.bundled["chunk_seconds"], 3), round(run.bundled["overlap_seconds"], 3)))
+    lines.append(
+        f"- **Chunking adds {percent(run.chunk_per_audio - 1)} model work on this mix** "
+        f"({number(run.chunk_per_audio, 3)} s of chunk audio per uploaded second): "
+        f"{run.bundled['chunk_seconds']:g} s windows overlapping by {run.bundled['overlap_seconds']:g} s, the last "
+        "window of a clip starting on the network's grid and running to the clip's exact end, a clip shorter than "
+        "a window run at its own length"
+        + (f"; the answers are within {number(own['error_db'], 1)} dB of one pass." if own else ".")
+    )
+    # 4. Short clips.
     if busy and run.short_alone and busy["short_latency"]["p95"]:
         lines.append(
             f"- **Short clips under load**: alone, a 1-2 s clip takes {number(run.short_alone, 3)} s (median); at "
             f"{clients(busy['concurrency'])} its p95 is {number(busy['short_latency']['p95'])} s "
             f"({busy['short_latency']['p95'] / run.short_alone:.1f}×). The batcher runs the earliest deadline "
             "first (arrival + 10 × the request's own work), so a short clip overtakes the long ones queued before "
-            "it; with max_batch=1 its p95 is "
-            + (f"{number(level_at(run.serial, GOAL_CLIENTS)['short_latency']['p95'])} s." if run.serial else "–.")
+            "it, but it still waits for the windows already running on every instance, and for its turn in the "
+            "HTTP process's decoding and encoding beside the other clients'."
+        )
+    # 5. Compiled.
+    if run.compiled:
+        compiled_sat = max(run.compiled, key=lambda level: level["concurrency"])
+        lines.append(
+            f"- **Compiled** (TEXTSEP_COMPILE=true): the model alone ran {number(level_limit(compiled_sat)[1], 1)} chunk "
+            f"audio s per s in its best configuration against {number(run.limit, 1)} eager; the compiled service at "
+            f"{clients(compiled_sat['concurrency'])} delivered {number(compiled_sat['throughput'], 1)} audio s per "
+            f"s ({number(ratio(compiled_sat['throughput'], run.baseline))}× the library one at a time). Compiling "
+            "happens at warm-up, before /readyz; it is off by default on a CPU because the first compilation "
+            "takes minutes there (a restart reads the on-disk cache)."
         )
     lines += memory_findings(run)
     return "\n".join(lines)
 
 
 def memory_findings(run: Run) -> list[str]:
-    model, server = run.results.get("memory"), run.service.get("memory", {})
-    longest = max((float(k) for k in server), default=0)
-    batch = (model or {}).get("by_batch", {}).get(str(run.max_batch))
-    if not (batch and model["whole"] and longest):
+    growth = run.upload_growth
+    if not growth:
         return []
-    grown = (server[f"{longest:g}"] - server["0"]) / MIB
-    working = (batch["peak_rss_bytes"] - model["loaded"]["peak_rss_bytes"]) / MIB
-    decoded = longest * UPLOAD_RATE * 4 / MIB  # the upload as float32, once
-    whole = {float(k): v["peak_rss_bytes"] for k, v in model["whole"].items()}
-    per_minute = (whole[max(whole)] - whole[min(whole)]) / (max(whole) - min(whole)) * 60 / MIB
+    seconds, grown = growth
+    decoded = seconds * UPLOAD_RATE * 2 * 4 / MIB  # the stereo upload as float32, once
     return [
-        f"- **Memory**: a {longest / 60:g}-minute upload raised the server's peak RSS by {grown:.0f} MiB. The "
-        f"model's working memory is bounded by the batch ({working:.0f} MiB at batch {run.max_batch}, whatever the "
-        f"length); the rest, {grown - working:.0f} MiB, is the upload's own arrays along the request path, "
-        f"{(grown - working) / decoded:.1f}× the decoded float32 audio ({decoded:.0f} MiB). A whole-file pass, as "
-        f"one at a time runs it, grows by {per_minute:.0f} MiB per minute of audio."
+        f"- **Memory**: a {duration(seconds)} 44.1 kHz stereo upload raised the HTTP process's peak RSS by "
+        f"{grown / MIB:.0f} MiB, {grown / MIB / decoded:.1f}× the decoded float32 audio ({decoded:.0f} MiB). The "
+        "forward pass's working memory is in the instances, bounded by the batch. What remains is held along the "
+        "request path: the upload at its own rate (the handler keeps it to the end), the answer at that rate, the "
+        "encoded file, and the encoder's temporaries."
     ]
 
 
@@ -348,7 +404,7 @@ def render(run: Run, plots: dict[str, Path | None], markdown: Path) -> str:
     goal_rows = [
         [
             g["goal"],
-            show(g["target"], g["unit"]) if g["unit"] == "percent" else f"{g['target']:g}×",
+            target_text(g),
             show(g["value"], g["unit"]),
             verdict(g),
         ]
@@ -366,37 +422,49 @@ def render(run: Run, plots: dict[str, Path | None], markdown: Path) -> str:
         f"Machine: {machine_line(run)}. {gpu_note}"
         "Every number comes from this one run; the machine is shared and noisy, so read the ratios, not the "
         "absolute times. Raw results: `bench/results/results.json`.",
-        "What is compared, on the same model and the same inputs: **the limit** (`Separator.separate_chunks` in a "
-        "tight loop, per batch size), **the baseline** (AudioSep's official procedure one file at a time, "
-        "in-process: whole file in one pass, query re-encoded each call, no batching, no server) and **the "
-        "service** (a real server on loopback, closed-loop HTTP clients replaying a seeded mix of "
-        f"{run.bundled['mix']['clips']} clips of 1-30 s, log-uniform, 44.1 kHz mono WAV, six queries with "
-        "Zipf-like frequencies). The service runs the bundled model; the limit and the baseline also run "
-        "`audiosep-base` (the official ResUNet30 layout, random weights, the CLAP text branch built from the "
-        "real checkpoint's tensor shapes): speed does not depend on the weights' values.",
+        "What is compared, on the same model and the same inputs: **the model alone** (its network in a tight "
+        "loop: in one process at each batch size, and as the service runs it, instance processes in every "
+        "configuration that fills the cores), **the baseline** (the library one file at a time, in-process, as a "
+        "user calls it: `Separator.separate` with its defaults, decoding and writing a WAV around it) and **the "
+        "service** (a real server on loopback with its default settings, closed-loop HTTP clients replaying a "
+        f"seeded mix of {run.bundled['mix']['clips']} clips of 1-30 s, log-uniform, 44.1 kHz mono WAV, six "
+        "queries with Zipf-like frequencies). The service runs the bundled model; the in-process limit and the "
+        "baseline also run `audiosep-base` (the official ResUNet30 layout, random weights, the CLAP text branch "
+        "built from the real checkpoint's tensor shapes): speed does not depend on the weights' values. The run "
+        "was made with nothing else of ours running on the machine (a background training run, if any, was "
+        "paused for it).",
         "## Goals",
         table(["goal", "target", "measured", ""], goal_rows),
         image(plots["overview"], markdown, "baseline, service and limit"),
         "## What limits it",
         findings(run),
         "## 1. The limit: the model alone",
+        "In one process, torch's own threads, at each batch size:",
         limit_section(run),
         image(plots["limit"], markdown, "limit by batch size"),
-        "## 2. The baseline: one file at a time",
+        instances_section(run),
+        "## 2. The baseline: the library, one file at a time",
         baseline_section(run),
+        "## Chunking",
+        chunking_section(run),
         "## 3. The service under load",
         "Closed-loop clients (httpx, asyncio), each sending its next clip as soon as its answer is in. Per level: a "
         "warm-up, then a measured window between two `/metrics` scrapes; *answered* counts answers inside the "
-        "window, *chunk audio* is the model work from the `textsep_batch_size` histogram. *Limit*: the model "
-        "alone in a tight loop, measured right before and right after the level (the mean), at its best batch "
-        "size up to the server's max_batch, because the machine drifts over a run. Latency includes upload and "
-        "download over loopback. 1-2 s clips are about a fifth of the mix.",
-        f"**max_batch={run.service.get('max_batch_setting', run.max_batch)}** (the default; batches of up to "
-        f"{run.max_batch} here):",
+        "window, *chunk audio* is the model work from the `textsep_chunk_audio_seconds` counter. *The best "
+        "model-alone configuration*: the instance processes in a tight loop in every configuration, measured "
+        "right before and right after the level (the mean), the best at any batch size up to the server's "
+        "max_batch, because the machine drifts over a run. Latency includes upload and download over loopback. "
+        "1-2 s clips are about a fifth of the mix.",
+        f"**The defaults** (TEXTSEP_INSTANCES, TEXTSEP_THREADS and TEXTSEP_MAX_BATCH `auto`: "
+        f"{run.service.get('instances', {}).get('count')} instance(s) x {run.service.get('instances', {}).get('threads')} "
+        f"thread(s), batches of up to {run.max_batch} here):",
         table(SERVICE_HEADER, service_rows(run, run.batched)),
         *(
-            ["**max_batch=1** (no batching):", table(SERVICE_HEADER, service_rows(run, run.serial))]
-            if run.serial
+            [
+                "**Compiled** (TEXTSEP_COMPILE=true; its limit is the model alone compiled, in every configuration):",
+                table(SERVICE_HEADER, service_rows(run, run.compiled)),
+            ]
+            if run.compiled
             else []
         ),
         image(plots["service"], markdown, "service throughput and latency"),

@@ -16,7 +16,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[1]
-STARTUP_TIMEOUT_S = 300  # loading and warm-up on two busy cores can take a while
+STARTUP_TIMEOUT_S = 600  # loading and warm-up on two busy cores can take a while; compiling, minutes
 
 
 def free_port() -> int:
@@ -55,9 +55,9 @@ class BenchServer:
             time.sleep(0.2)
         raise RuntimeError(f"server not ready after {STARTUP_TIMEOUT_S} s:\n{self.log.read_text()[-3000:]}")
 
-    def max_batch(self) -> int:
-        """The batch size the server runs: its setting, or what `auto` chose at warm-up."""
-        return httpx.get(self.url + "/v1/info", timeout=30).json()["batching"]["max_batch"]
+    def info(self) -> dict:
+        """/v1/info: among the rest, the batch size and the instances the server runs (what `auto` chose)."""
+        return httpx.get(self.url + "/v1/info", timeout=30).json()
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)

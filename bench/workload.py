@@ -37,10 +37,13 @@ def clip_mix(count: int, min_seconds: float = 1.0, max_seconds: float = 30.0, se
     return [Clip(float(seconds), QUERIES[q], wav_bytes(seconds, rng)) for seconds, q in zip(durations, queries)]
 
 
-def wav_bytes(seconds: float, rng: np.random.Generator, rate: int = UPLOAD_RATE) -> bytes:
+def wav_bytes(seconds: float, rng: np.random.Generator, rate: int = UPLOAD_RATE, channels: int = 1) -> bytes:
     t = np.arange(round(seconds * rate)) / rate
     tones = sum(0.2 * np.sin(2 * np.pi * rng.uniform(100, 2000) * t) for _ in range(3))
     samples = (tones + 0.05 * rng.standard_normal(len(t))).astype(np.float32)
+    if channels > 1:  # the same tones, each channel its own noise
+        others = [(tones + 0.05 * rng.standard_normal(len(t))).astype(np.float32) for _ in range(channels - 1)]
+        samples = np.stack([samples, *others], axis=1)
     buffer = io.BytesIO()
     sf.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
     return buffer.getvalue()

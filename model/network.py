@@ -39,7 +39,9 @@ class Network:
         device: str | torch.device | None = None,
         dtype: str = "float32",
         compile: bool = False,
+        compile_mode: str | None = None,
     ):
+        """`compile_mode`: torch.compile's mode (e.g. "reduce-overhead": CUDA graphs); None, its default."""
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
         self.device = torch.device(device) if device is not None else default_device()
@@ -50,7 +52,7 @@ class Network:
         self.compiled = compile
         if compile:  # on a copy: the caller's model stays eager
             self.model = copy.deepcopy(self.model)
-            compile_body(self.model)
+            compile_body(self.model, compile_mode)
 
     @property
     def config(self) -> ResUNetConfig:
@@ -68,7 +70,7 @@ class Network:
         return out[:, 0].float()
 
 
-def compile_body(model: ResUNet) -> None:
+def compile_body(model: ResUNet, mode: str | None = None) -> None:
     """Route the model's convolutions (`UNetBody.padded`) through torch.compile, in place.
 
     Dynamic shapes, so one graph serves every window length and batch size (but batch 1, which
@@ -78,7 +80,7 @@ def compile_body(model: ResUNet) -> None:
     folded as [k, time_multiple], so that every pooling divides k x time_multiple evenly by
     construction."""
     body, multiple = model.base, model.config.time_multiple
-    compiled = torch.compile(_unfolded, dynamic=True)
+    compiled = torch.compile(_unfolded, dynamic=True, mode=mode)
 
     def padded(x: torch.Tensor, film: dict) -> torch.Tensor:
         batch, channels, frames, bins = x.shape

@@ -65,8 +65,6 @@ def load(spec: dict):
     """The `Network` a spec names (see `service.instances.InstanceSpec`)."""
     from model.network import Network, load_network
 
-    if spec.get("cache_dir"):  # compiled artifacts outlive the process (inductor reads this at compile time)
-        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", spec["cache_dir"])
     model = load_network(spec["kind"], spec["path"])
     return Network(model, spec["device"], spec["dtype"], compile=spec["compile"])
 

@@ -180,6 +180,8 @@ class Instance:
                      str(self.condition_size), self.log_format]  # fmt: skip
         threads = str(self.spec.threads)
         env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+        if self.spec.cache_dir:  # inductor's on-disk cache: a restarted instance loads what was compiled
+            env["TORCHINDUCTOR_CACHE_DIR"] = self.spec.cache_dir
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service.instance", *arguments],
             pass_fds=(theirs.fileno(), self._slot_fd),
@@ -405,26 +407,28 @@ class InstancePool:
 
     def _best_round(self, running: list[Instance], size: int) -> float:
         """The best of ROUNDS rounds, each PASSES passes on every running instance at once."""
-        for instance in running:  # untimed: the shape's first call
-            instance.ask(("time", size, self.window, 1))
-        for instance in running:
-            instance.answer()
+        concurrent_passes(running, size, self.window, 1)  # untimed: the shape's first call
         best, began = 0.0, time.perf_counter()
         for _ in range(ROUNDS):
             if best and time.perf_counter() - began > ROUNDS_BUDGET_S:
                 break
-            started = time.perf_counter()
-            for instance in running:
-                instance.ask(("time", size, self.window, PASSES))
-            for instance in running:
-                instance.answer()
-            seconds = time.perf_counter() - started
+            seconds = concurrent_passes(running, size, self.window, PASSES)
             best = max(best, len(running) * PASSES * size * self.window / self.sample_rate / seconds)
         return best
 
     def close(self) -> None:
         for instance in self.instances:
             instance.stop()
+
+
+def concurrent_passes(running: list[Instance], size: int, length: int, passes: int) -> float:
+    """Wall seconds for every instance in `running` to run `passes` passes of [size, length] zeros, all at once."""
+    started = time.perf_counter()
+    for instance in running:
+        instance.ask(("time", size, length, passes))
+    for instance in running:
+        instance.answer()
+    return time.perf_counter() - started
 
 
 def run_together(calls: list[Callable[[], None]]) -> None:

@@ -25,6 +25,20 @@ def test_quick_run_writes_the_report_and_its_plots(tmp_path):
         assert f"({plot}.png)" in text
 
 
+def test_the_gpu_measurements_run_end_to_end_as_a_dry_run_on_this_machine(tmp_path):
+    """`make bench-gpu` is `python -m bench --gpu`; with --dry-run the same code runs on a CPU."""
+    main(["--gpu", "--dry-run", "--results", str(tmp_path)])
+    results = json.loads((tmp_path / "gpu.json").read_text())
+    assert results["dry_run"] and results["device"] == "cpu"
+    presets = {row["preset"] for row in results["model_alone"] if row["audio_per_second"]}
+    assert presets == {"audiosep-base", "bundled-small"}
+    assert {row["dtype"] for row in results["agreement"]} == {"bfloat16"}  # float16 needs CUDA
+    assert all(row["error_db"] < 0 for row in results["agreement"])
+    (level,) = results["service"]["levels"]
+    assert level["failed"] == 0 and level["model_alone_at_max_batch"] > 0
+    assert "a dry run, the numbers mean nothing" in (tmp_path / "gpu.md").read_text()
+
+
 def test_batch_sizes_are_the_difference_of_two_scrapes():
     def scrape(buckets: dict[int, int]) -> str:
         lines = [f'textsep_batch_size_bucket{{le="{size}.0"}} {count}' for size, count in buckets.items()]
