@@ -218,8 +218,17 @@ def service(plan: GpuPlan, device: torch.device, dtype: str, work: Path) -> dict
     return {"max_batch": max_batch, "instances": info["instances"], "dtype": dtype, "levels": levels}
 
 
+def records_table(records: list[dict], columns: dict) -> str:
+    """A markdown table, one row per record: {header: record -> cell text}."""
+    return table(list(columns), [[cell(record) for cell in columns.values()] for record in records])
+
+
+def figure(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
 def markdown(results: dict) -> str:
-    m = results["machine"]
+    m, served = results["machine"], results["service"]
     lines = [
         f"GPU measurements (`python -m bench --gpu`{' --dry-run' if results['dry_run'] else ''}), "
         f"{results['date']}, on {results['device']} ({m['gpu'] or m['cpu']}), torch {m['torch']}"
@@ -227,71 +236,57 @@ def markdown(results: dict) -> str:
         "",
         "Model alone (chunk audio s per s; peak GPU memory):",
         "",
-        table(
-            ["model", "dtype", "batch", "chunk audio s per s", "peak GPU MiB"],
-            [
-                [
-                    r["preset"],
-                    r["dtype"],
-                    str(r["batch"]),
-                    f"{r['audio_per_second']:.1f}" if r["audio_per_second"] else r.get("error", "–"),
-                    f"{r['peak_gpu_bytes'] / 2**20:.0f}" if r["peak_gpu_bytes"] else "–",
-                ]
-                for r in results["model_alone"]
-            ],
+        records_table(
+            results["model_alone"],
+            {
+                "model": lambda r: r["preset"],
+                "dtype": lambda r: r["dtype"],
+                "batch": lambda r: str(r["batch"]),
+                "chunk audio s per s": lambda r: r.get("error") or figure(r["audio_per_second"]),
+                "peak GPU MiB": lambda r: figure(r["peak_gpu_bytes"] and r["peak_gpu_bytes"] / 2**20, 0),
+            },
         ),
         "",
         f"Agreement with float32 (error energy; goal {AGREEMENT_GOAL_DB:g} dB or less):",
         "",
-        table(["case", "dtype", "dB"], [[r["case"], r["dtype"], f"{r['error_db']:.1f}"] for r in results["agreement"]]),
+        records_table(
+            results["agreement"],
+            {
+                "case": lambda r: r["case"],
+                "dtype": lambda r: r["dtype"],
+                "dB": lambda r: figure(r["error_db"]),
+            },
+        ),
     ]
     if results["compiled"]:
         lines += [
             "",
             "Compiled variants (bfloat16):",
             "",
-            table(
-                ["model", "variant", "batch", "first call (s)", "chunk audio s per s"],
-                [
-                    [
-                        r["preset"],
-                        r["variant"],
-                        str(r["batch"]),
-                        f"{r['first_call_s']:.1f}",
-                        f"{r['audio_per_second']:.1f}",
-                    ]
-                    for r in results["compiled"]
-                ],
+            records_table(
+                results["compiled"],
+                {
+                    "model": lambda r: r["preset"],
+                    "variant": lambda r: r["variant"],
+                    "batch": lambda r: str(r["batch"]),
+                    "first call (s)": lambda r: figure(r["first_call_s"]),
+                    "chunk audio s per s": lambda r: figure(r["audio_per_second"]),
+                },
             ),
         ]
-    served = results["service"]
-    lines += [
-        "",
+    heading = (
         f"The service ({served['dtype']}, {served['instances']['count']} instance(s), max_batch "
-        f"{served['max_batch']}; audiosep-base layout) against the model alone at that batch:",
-        "",
-        table(
-            [
-                "clients",
-                "audio s per s",
-                "chunk audio s per s",
-                "model alone at max_batch",
-                "service / model alone",
-                "p95 latency (s)",
-            ],
-            [
-                [
-                    clients(level["concurrency"]),
-                    f"{level['throughput']:.1f}",
-                    f"{level['chunk_throughput']:.1f}",
-                    f"{level['model_alone_at_max_batch']:.1f}",
-                    f"{level['chunk_throughput'] / level['model_alone_at_max_batch']:.0%}",
-                    f"{level['latency']['p95']:.2f}" if level["latency"]["p95"] else "–",
-                ]
-                for level in served["levels"]
-            ],
-        ),
-    ]
+        f"{served['max_batch']}; audiosep-base layout) against the model alone at that batch:"
+    )
+    lines += ["", heading, "",
+              records_table(served["levels"], {
+                  "clients": lambda r: clients(r["concurrency"]),
+                  "audio s per s": lambda r: figure(r["throughput"]),
+                  "chunk audio s per s": lambda r: figure(r["chunk_throughput"]),
+                  "model alone at max_batch": lambda r: figure(r["model_alone_at_max_batch"]),
+                  "service / model alone": lambda r: f"{r['chunk_throughput'] / r['model_alone_at_max_batch']:.0%}",
+                  "p95 latency (s)": lambda r: figure(r["latency"]["p95"], 2),
+              })]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

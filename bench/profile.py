@@ -35,12 +35,13 @@ STAGES = (
 EVENT_LOOP = "event loop: other (middleware, routing, asyncio)"
 # A sample whose innermost frame is one of these is a thread waiting: the event loop for sockets, an
 # idle `to_thread` worker, an instance thread for chunks or for its instance's answer, an instance
-# for its next batch.
+# for its next batch, an instance's waiter for its exit.
 WAITS = (
     "EpollSelector.select (selectors.py",
     "_worker (concurrent/futures/thread.py",
     "Condition.wait (threading.py",
-    "_recv (multiprocessing/connection.py",
+    "Connection._recv (multiprocessing/connection.py",
+    "Popen._try_wait (subprocess.py",  # an instance's waiter thread: it wakes when the process dies
 )
 INSTANCE_THREAD = "Batcher._serve (service/batcher.py"
 HANDING_OVER = "Instance.run (service/instances.py"

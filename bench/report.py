@@ -341,6 +341,13 @@ def findings(run: Run) -> str:
         f"model-alone configuration measured around it ({number(run.limit, 1)}, batch {level_limit(sat)[0]}), "
         f"using {number(sat['server_cpu_cores'], 2)} cores in the HTTP process besides its instances."
     )
+    others = sat["server_cpu_cores"] + sat["client_cpu_cores"]
+    if not run.machine["gpu"] and others:
+        cores = run.machine["cores"]
+        text += (
+            f" On {cores} cores the HTTP process and the load generator ({number(others, 2)} cores together) leave "
+            f"the instances at most {percent((cores - others) / cores)} of the machine the model alone had."
+        )
     if work:
         others = sorted(((k, v) for k, v in work.items() if k != "model forward"), key=lambda kv: -kv[1])[:3]
         text += (

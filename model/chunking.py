@@ -50,8 +50,11 @@ class Chunking:
 
     @property
     def lengths(self) -> list[int]:
-        """Window lengths that stand for the rest, for warm-up: the full window, then the shortest."""
-        return [self.window, self.grid] if self.grid < self.window else [self.window]
+        """Window lengths that stand for all the others, for warm-up: every multiple of the grid up to
+        the window, longest first. Shorter windows have any length, but the network pads its frames
+        to the grid, so a length costs what the next multiple costs, and compiled graphs (dynamic in
+        the length, but split by size where kernels differ) are all met by these."""
+        return list(range(self.window, 0, -self.grid))
 
     def count(self, length: int) -> int:
         """Number of windows that cover `length` samples (at least one, even for an empty signal)."""

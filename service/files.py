@@ -1,4 +1,4 @@
-"""`textsep separate` over many files: the service's own runtime and batcher, in-process.
+"""`textsep separate` over many files: the service's own runtime, batcher and model instances, no HTTP.
 
 Files are decoded, cut and queued a few at a time, so chunks of different files share batches
 exactly as concurrent requests do; each file becomes the stems its mode asks for. A file that fails

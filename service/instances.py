@@ -354,8 +354,9 @@ class InstancePool:
             extra.stop()
         self.instances = self.instances[:count]
         shapes = [(size, self.window) for size in range(1, max_batch + 1)]
-        # shorter rows: one length stands for all (eager costs no more for a new length; compiled, the
-        # graphs are dynamic in it), at batch sizes 1, 2 and max_batch (dynamo specialises batch 1)
+        # shorter rows: the multiples of the grid stand for every length (eager costs no more for a new
+        # length; compiled, the graphs are dynamic in it), at batch sizes 1, 2 and max_batch (dynamo
+        # specialises batch 1, and splits a few size ranges)
         shapes += [
             (size, length) for length in self.short_lengths for size in sorted({1, min(2, max_batch), max_batch})
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -84,6 +86,20 @@ class Server:
     def __exit__(self, *error) -> None:
         self.process.kill()  # a failed test must not leave a server behind; no-op once it has exited
         self.process.wait()
+
+
+@contextlib.contextmanager
+def all_ready(started: dict[str, Server]) -> Iterator[dict[str, Server]]:
+    """Servers started together (their loading overlaps), once all are ready; each must exit 0 on
+    the SIGTERM that stops it at the end."""
+    exit_codes = {}
+    try:
+        for server in started.values():
+            server.wait_ready()
+        yield started
+    finally:
+        exit_codes = {name: server.stop() for name, server in started.items()}
+    assert set(exit_codes.values()) == {0}, exit_codes
 
 
 def wait_until(condition, timeout_s: float = 60) -> None:

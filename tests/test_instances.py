@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 import pytest
-from live import Server, read, separate, wait_until
+from live import Server, all_ready, read, separate, wait_until
 
 from service.instances import Measurement, choose
 
@@ -22,18 +22,14 @@ def servers(tmp_path_factory):
     """`auto`: every setting at its default. `two` and `one`: two and one single-threaded instances,
     batches of up to 2. All three start together (loading overlaps)."""
     log_dir = tmp_path_factory.mktemp("instances")
-    started = {
-        "auto": Server(log_dir),
-        "two": Server(log_dir, TEXTSEP_INSTANCES="2", TEXTSEP_THREADS="1", TEXTSEP_MAX_BATCH="2"),
-        "one": Server(log_dir, TEXTSEP_INSTANCES="1", TEXTSEP_THREADS="1", TEXTSEP_MAX_BATCH="2"),
-    }
-    try:
-        for server in started.values():
-            server.wait_ready()
+    with all_ready(
+        {
+            "auto": Server(log_dir),
+            "two": Server(log_dir, TEXTSEP_INSTANCES="2", TEXTSEP_THREADS="1", TEXTSEP_MAX_BATCH="2"),
+            "one": Server(log_dir, TEXTSEP_INSTANCES="1", TEXTSEP_THREADS="1", TEXTSEP_MAX_BATCH="2"),
+        }
+    ) as started:
         yield started
-    finally:
-        exit_codes = {name: server.stop() for name, server in started.items()}
-    assert set(exit_codes.values()) == {0}
 
 
 def instances(server: Server) -> dict:

@@ -34,8 +34,9 @@ def test_compiling_leaves_the_callers_model_eager(networks):
 def test_after_warm_up_every_shape_runs_compiled_without_compiling_again_and_answers_as_eager(networks):
     eager, compiled = networks
     conditions = torch.nn.functional.normalize(torch.randn(4, SMALL.condition_size), dim=1)
-    for batch, length in [(1, WINDOW), (2, WINDOW), (1, GRID), (2, GRID)]:  # what the instances warm up
-        compiled(torch.randn(batch, length), conditions[:batch])
+    for length in range(WINDOW, 0, -GRID):  # what the instances warm up: every multiple of the grid ...
+        for batch in (1, 2):  # ... at batch sizes 1, 2 (and max_batch)
+            compiled(torch.randn(batch, length), conditions[:batch])
     generator = torch.Generator().manual_seed(1)
     with torch._dynamo.config.patch(error_on_recompile=True):  # a new graph now would fail the test
         for batch, length in [(1, WINDOW - 1), (3, WINDOW), (2, GRID + 7), (4, 3 * GRID + 123), (1, GRID), (2, 5555)]:
