@@ -31,13 +31,16 @@ COPY service /src/service
 RUN pip install --no-cache-dir /src
 
 FROM python:${PYTHON_VERSION}-slim
-RUN useradd --system --create-home --uid 10001 textsep
+# /cache/compile: where compiled model artifacts are kept (TEXTSEP_COMPILE_CACHE_DIR; compose and
+# Kubernetes mount a volume there, so a restarted container does not compile again)
+RUN useradd --system --create-home --uid 10001 textsep && mkdir -p /cache/compile && chown -R 10001 /cache
 COPY --from=build /opt/venv /opt/venv
 COPY --chmod=755 docker/probe.py /usr/local/bin/textsep-probe
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \
     TEXTSEP_LOG_FORMAT=json \
+    TEXTSEP_COMPILE_CACHE_DIR=/cache/compile \
     TEXTSEP_AUDIOSEP_CHECKPOINT=/checkpoints/audiosep_base_4M_steps.ckpt \
     TEXTSEP_CLAP_CHECKPOINT=/checkpoints/music_speech_audioset_epoch_15_esc_89.98.pt \
     TEXTSEP_CLAP_TOKENIZER_DIR=/checkpoints/roberta-base
