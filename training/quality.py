@@ -2,6 +2,7 @@
 
     python -m training.quality                      # bundled model, own held-out split, writes training/results/
     python -m training.quality --split independent  # recorded Debian sounds + FluidR3 instruments
+    python -m training.quality --corpus .cache/corpus-real   # the real-recordings test split (build-real first)
 
 For every mixture (a target plus one or two other classes at -5..+5 dB, 4 s, seeded) it reports
 SDRi and SI-SDRi for:
@@ -12,7 +13,13 @@ SDRi and SI-SDRi for:
 - the mixture itself (the floor: 0 dB by definition) and the oracle ideal ratio mask (the ceiling:
   the best any magnitude mask on this STFT could do, computed from the true sources);
 and, for a query naming a class absent from the mixture, the output-to-mixture energy ratio (dB):
-near silence is the right answer there.
+near silence is the right answer there. With a closed vocabulary, also the share of held-out
+captions accepted and of out-of-vocabulary queries refused at the model's unknown-query threshold.
+
+On the real-recordings test split (a pool rendered by `build-real`), mixtures are mixed like real
+life (training/corpus/mixing.py) and audio queries are another clip of the target's class from the
+same test pool: with two or three held-out recordings per class it may come from the target's own
+recording, so that row is an upper bound there.
 """
 
 from __future__ import annotations
@@ -27,8 +34,9 @@ import torch
 
 from model.metrics import improvements
 from model.separator import Separator
-from training.corpus import CLASSES, SPLIT_SEEDS, MixtureSampler, SourcePool, build_pool
+from training.corpus import CLASSES, SPLIT_SEEDS, MixtureSampler, SoundClass, SourcePool, build_pool, conflicting
 from training.corpus.mixing import INT16_SCALE
+from training.vocabulary import OUT_OF_VOCABULARY
 
 RESULTS = Path(__file__).parent / "results"
 EXAMPLE_SEED = SPLIT_SEEDS["test"] + 500  # the example recordings' own seed: no mixture pool uses it
@@ -46,9 +54,10 @@ def build_example_pool(root: Path, clips_per_class: int, sample_rate: int) -> So
     return SourcePool.load(build_pool(root, "test", clips_per_class, sample_rate, EXAMPLE_SEED, progress=False))
 
 
-def example_conditions(separator: Separator, pool: SourcePool, examples) -> torch.Tensor:
-    """Per mixture, the embedding of a clip of its target's class (cycling through the pool's clips)."""
-    clips = [pool.clips[e.class_index][i % len(pool.clips[e.class_index])] for i, e in enumerate(examples)]
+def example_conditions(separator: Separator, pool: SourcePool, examples, offset: int = 0) -> torch.Tensor:
+    """Per mixture, the embedding of a clip of its target's class (cycling through the pool's clips,
+    from `offset` on: another clip than the mixtures' when the pool is the mixtures' own)."""
+    clips = [pool.clips[e.class_index][(i + offset) % len(pool.clips[e.class_index])] for i, e in enumerate(examples)]
     scale = np.float32(INT16_SCALE)
     return torch.stack([separator.embed_audio(clip[None] * scale, pool.sample_rate) for clip in clips])
 
@@ -79,19 +88,30 @@ def energy_db(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tenso
     return 10 * torch.log10(numerator.pow(2).sum(-1).clamp_min(1e-12) / denominator.pow(2).sum(-1).clamp_min(1e-12))
 
 
-def evaluate(separator: Separator, examples, batch_size: int = 16, example_pool: SourcePool | None = None) -> dict:
+def evaluate(
+    separator: Separator,
+    examples,
+    batch_size: int = 16,
+    example_pool: SourcePool | None = None,
+    sound_classes: tuple[SoundClass, ...] = CLASSES,
+    example_offset: int = 0,
+) -> dict:
     """`example_pool`: clips to query by example with (`build_example_pool`); the audio-query row is left
-    out without it or when the model has no audio-query encoder."""
+    out without it or when the model has no audio-query encoder. `sound_classes`: what the examples'
+    class indices refer to (the pool's `classes`)."""
     mixtures = torch.from_numpy(np.stack([e.mixture for e in examples]))
     targets = torch.from_numpy(np.stack([e.target for e in examples]))
     classes = [e.class_index for e in examples]
-    labels = [CLASSES[c].label for c in classes]
-    captions = [CLASSES[c].heldout_captions[i % len(CLASSES[c].heldout_captions)] for i, c in enumerate(classes)]
+    labels = [sound_classes[c].label for c in classes]
+    captions = [
+        sound_classes[c].heldout_captions[i % len(sound_classes[c].heldout_captions)] for i, c in enumerate(classes)
+    ]
     rng = np.random.default_rng(0)
     absent = []
-    for e in examples:
-        present = {e.class_index, *e.interferer_classes}
-        absent.append(CLASSES[int(rng.choice([c for c in range(len(CLASSES)) if c not in present]))].label)
+    for e in examples:  # a class that is not in the mixture, nor overlaps one that is (drums vs snare drum)
+        present = [sound_classes[c].label for c in (e.class_index, *e.interferer_classes)]
+        others = [s.label for s in sound_classes if not any(conflicting(s.label, p) for p in present)]
+        absent.append(str(rng.choice(others)))
 
     rows = {
         "mixture (floor)": improvements(mixtures, mixtures, targets),
@@ -101,19 +121,37 @@ def evaluate(separator: Separator, examples, batch_size: int = 16, example_pool:
         ),
     }
     if example_pool is not None and separator.audio_encoder is not None:
-        conditions = example_conditions(separator, example_pool, examples)
+        conditions = example_conditions(separator, example_pool, examples, example_offset)
         rows[AUDIO_QUERY] = improvements(run_conditions(separator, mixtures, conditions, batch_size), mixtures, targets)
     rows["oracle IRM (ceiling)"] = improvements(oracle_irm(separator, mixtures, targets), mixtures, targets)
     absent_out = run_queries(separator, mixtures, absent, batch_size)
     per_class = defaultdict(lambda: defaultdict(list))
     for i, c in enumerate(classes):
         for name, scores in rows.items():
-            per_class[CLASSES[c].label][name].append(scores["sdri"][i].item())
+            per_class[sound_classes[c].label][name].append(scores["sdri"][i].item())
     return {
+        **vocabulary_rates(separator, sound_classes),
         "mixtures": len(examples),
         "mean": {name: {k: v.mean().item() for k, v in scores.items()} for name, scores in rows.items()},
         "per_class_sdri": {label: {k: float(np.mean(v)) for k, v in d.items()} for label, d in per_class.items()},
         "absent_query_output_to_mixture_db": energy_db(absent_out, mixtures).mean().item(),
+    }
+
+
+def vocabulary_rates(separator: Separator, sound_classes: tuple[SoundClass, ...]) -> dict:
+    """Held-out captions accepted and out-of-vocabulary queries refused at the model's threshold
+    (a closed vocabulary only)."""
+    vocabulary = separator.vocabulary
+    if vocabulary is None or vocabulary.threshold is None:
+        return {}
+    known = [s for s in sound_classes if s.label in vocabulary.labels]
+    heldout = [caption for sound in known for caption in sound.heldout_captions]
+    accepted = [m.similarity >= vocabulary.threshold for m in vocabulary.match(separator.embed(heldout))]
+    refused = [m.similarity < vocabulary.threshold for m in vocabulary.match(separator.embed(list(OUT_OF_VOCABULARY)))]
+    return {
+        "unknown_query_threshold": vocabulary.threshold,
+        "heldout_captions_accepted": float(np.mean(accepted)),
+        "unknown_queries_refused": float(np.mean(refused)),
     }
 
 
@@ -128,7 +166,14 @@ def markdown(result: dict, title: str) -> str:
         *(f"| {name} | {s['sdri']:.2f} | {s['si_sdri']:.2f} |" for name, s in mean.items()),
         "",
         f"Query for a class absent from the mixture: output energy {result['absent_query_output_to_mixture_db']:.1f} dB "
-        "relative to the mixture.",
+        "relative to the mixture."
+        + (
+            f" Unknown-query threshold {result['unknown_query_threshold']:.3f}: held-out captions accepted "
+            f"{result['heldout_captions_accepted']:.1%}, out-of-vocabulary queries refused "
+            f"{result['unknown_queries_refused']:.1%}."
+            if "unknown_query_threshold" in result
+            else ""
+        ),
         "",
         f"| class | {' | '.join(f'{name}: SDRi' for name in columns)} |",
         "|---" * (len(columns) + 1) + "|",
@@ -157,15 +202,21 @@ def main(argv=None) -> None:
         separator = Separator.from_checkpoint(args.checkpoint, query_audio=args.query_audio)
     else:
         separator = Separator.from_pretrained("bundled")
-    pool = SourcePool.load(build_pool(Path(args.corpus), args.split, args.clips_per_class, separator.sample_rate))
+    corpus = Path(args.corpus)
+    real = (corpus / args.split / "manifest.json").exists() and SourcePool.load(corpus / args.split).kind == "real"
+    if real:  # the real-recordings split, rendered by `python -m training.corpus build-real`
+        pool = SourcePool.load(corpus / args.split)
+        example_pool, offset, name = pool, len(pool.clips[0]) // 2, f"real-{args.split}"
+    else:
+        pool = SourcePool.load(build_pool(corpus, args.split, args.clips_per_class, separator.sample_rate))
+        example_pool = build_example_pool(corpus / "examples", args.example_clips_per_class, separator.sample_rate)
+        offset, name = 0, args.split
     examples = held_out_set(pool, args.mixtures, int(args.seconds * separator.sample_rate), args.seed)
-    example_root = Path(args.corpus) / "examples"
-    example_pool = build_example_pool(example_root, args.example_clips_per_class, separator.sample_rate)
-    result = evaluate(separator, examples, example_pool=example_pool)
+    result = evaluate(separator, examples, example_pool=example_pool, sound_classes=pool.classes, example_offset=offset)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"quality-{args.split}.json").write_text(json.dumps(result, indent=1))
-    table = markdown(result, f"split `{args.split}`")
-    (RESULTS / f"quality-{args.split}.md").write_text(table)
+    (RESULTS / f"quality-{name}.json").write_text(json.dumps(result, indent=1))
+    table = markdown(result, f"split `{name}`")
+    (RESULTS / f"quality-{name}.md").write_text(table)
     print(table)
 
 
