@@ -14,7 +14,9 @@ How many, how wide (`TEXTSEP_INSTANCES`, `TEXTSEP_THREADS`, `TEXTSEP_MAX_BATCH`)
 - CPU, `auto`: at warm-up every configuration that fills the cores (instances x threads = cores:
   2 x 1 and 1 x 2 on two cores) is timed at batch sizes 1, 2, 4, ... (while doubling pays), all of a
   configuration's instances running at once; each figure is the best of `ROUNDS` short rounds, so a
-  busy moment does not decide. The best throughput wins; its table is logged and shown in /v1/info.
+  busy moment does not decide. The best throughput wins, but for more threads per instance it must
+  win by WIDTH_MARGIN (serving, the HTTP process shares the cores, and a wide forward pass stalls
+  whenever anything else takes one); the table is logged and shown in /v1/info.
 - GPU: one instance per device by default (all visible GPUs when TEXTSEP_DEVICE is unset).
 
 Faults: an instance that dies (SIGKILL, out of memory) is noticed at once: mid-batch its socket
@@ -55,6 +57,12 @@ ROUNDS = 3  # timed rounds per configuration and batch size; the best counts ...
 ROUNDS_BUDGET_S = 2.0  # ... but no more rounds once this is spent (a slow configuration is no contender)
 PASSES = 1  # forward passes per instance per round
 BATCH_TOLERANCE = 0.05  # a larger batch within this of the best throughput is preferred
+# A configuration with more threads per instance must beat the narrowest by this much to be chosen:
+# when it serves, the HTTP process takes part of the cores, and a multi-threaded forward pass stalls
+# whenever anything else takes one of its cores (measured: a 2-thread compiled instance chosen at
+# warm-up by 220 vs 186 chunk audio s per s served 3-12 under load, two 1-thread ones 120-135 eager),
+# which warm-up, with nothing else running, does not see.
+WIDTH_MARGIN = 0.2
 STOP_TIMEOUT_S = 10
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,11 +129,16 @@ def batch_for(rows: list[Measurement]) -> Measurement:
 
 
 def choose(table: list[Measurement]) -> Measurement:
-    """The configuration with the best throughput, each at its own batch size (`batch_for`)."""
+    """The configuration with the best throughput, each at its own batch size (`batch_for`), but the
+    fewest threads per instance unless more are WIDTH_MARGIN faster."""
     configurations: dict[tuple[int, int], list[Measurement]] = {}
     for row in table:
         configurations.setdefault((row.instances, row.threads), []).append(row)
-    return max((batch_for(rows) for rows in configurations.values()), key=lambda row: row.chunk_audio_per_second)
+    best = {key: batch_for(rows) for key, rows in configurations.items()}
+    narrowest = min(best.values(), key=lambda row: (row.threads, -row.chunk_audio_per_second))
+    fastest = max(best.values(), key=lambda row: row.chunk_audio_per_second)
+    wins = fastest.chunk_audio_per_second > (1 + WIDTH_MARGIN) * narrowest.chunk_audio_per_second
+    return fastest if wins else narrowest
 
 
 def network_source(settings: Settings) -> tuple[str, str]:
