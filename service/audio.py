@@ -118,7 +118,10 @@ def read_channels_first(file: BinaryIO, max_frames: int) -> tuple[np.ndarray, in
         # room for the declared length; pages past what is written are never touched, so never resident
         samples = np.empty((sound.channels, min(declared, max_frames)), dtype=np.float32)
         frames = 0
-        for block in sound.blocks(DECODE_BLOCK_FRAMES, dtype="float32", always_2d=True, frames=max_frames):
+        # read() returns only what was decoded; SoundFile.blocks() would yield whole blocks even where a
+        # stream that declares more than it holds (a cut MP3) ended early, uninitialised memory and all.
+        while frames < max_frames and len(block := sound.read(min(DECODE_BLOCK_FRAMES, max_frames - frames),
+                                                             dtype="float32", always_2d=True)):  # fmt: skip
             if frames + len(block) > samples.shape[1]:  # the header understated the length
                 rest = np.empty((sound.channels, max_frames - frames), np.float32)
                 samples = np.concatenate([samples[:, :frames], rest], axis=1)

@@ -162,7 +162,7 @@ CORPUS = {
         {"content": b"a dog", "headers": {"content-type": "text/plain"}}, 400, "malformed_form"
     ),
     "missing query": lambda: Case({"files": {"file": ("a.wav", encode(tone(0.2)))}}, 422, "missing_query"),
-    "missing both fields": lambda: Case({"files": {"other": ("x", b"x")}}, 400, "malformed_form"),
+    "missing both fields": lambda: Case({"files": {"other": ("x", b"x")}}, 422, "unknown_field"),  # names `other`
     "duplicated query field": lambda: Case(  # several queries: one answer each
         {"files": [("file", ("a.wav", encode(tone(0.3)))), ("query", (None, "a dog")), ("query", (None, "a dog"))]},
         200,
@@ -194,7 +194,7 @@ CORPUS = {
     # not audio
     "random bytes": lambda: upload(os.urandom(64 * 1024), status=415, code="unsupported_audio"),
     "a PNG": lambda: upload(b"\x89PNG\r\n\x1a\n" + os.urandom(4000), status=415, code="unsupported_audio"),
-    "empty file": lambda: upload(b"", status=415, code="unsupported_audio"),
+    "empty file": lambda: upload(b"", status=422, code="empty_file"),
     # truncated and corrupt files
     "WAV cut mid-data": lambda: upload(encode(tone(2.0))[:9000]),  # plays what is there
     "WAV with scrambled samples": lambda: upload(scrambled(encode(tone(2.0)))),  # noise is audio
