@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -256,6 +257,7 @@ def run(plan: Plan, output: Path) -> dict:
             list(plan.memory_batch_sizes), list(plan.memory_chunked_seconds), list(plan.memory_whole_seconds)
         )
     results["duration_s"] = time.monotonic() - started
+    results["machine"]["load_after"] = os.getloadavg()  # others' work on a shared machine shows here
     return results
 
 

@@ -29,6 +29,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "gpu": gpu,
+        "load": os.getloadavg(),  # 1, 5 and 15 minute load averages when the run began
     }
 
 

@@ -105,9 +105,14 @@ def image(path: Path | None, markdown: Path, alt: str) -> str:
 def machine_line(run: Run) -> str:
     m = run.machine
     gpu = f"GPU: {m['gpu']}" if m["gpu"] else "no GPU"
+    load = (
+        f"; load average (1 min) {m['load'][0]:.1f} when it began, {m['load_after'][0]:.1f} when it ended"
+        if "load" in m and "load_after" in m
+        else ""
+    )
     return (
         f"{m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), {m['memory_gib']} GiB, "
-        f"Python {m['python']}, torch {m['torch']}, {gpu}"
+        f"Python {m['python']}, torch {m['torch']}, {gpu}{load}"
     )
 
 
@@ -438,8 +443,9 @@ def render(run: Run, plots: dict[str, Path | None], markdown: Path) -> str:
         "queries with Zipf-like frequencies). The service runs the bundled model; the in-process limit and the "
         "baseline also run `audiosep-base` (the official ResUNet30 layout, random weights, the CLAP text branch "
         "built from the real checkpoint's tensor shapes): speed does not depend on the weights' values. The run "
-        "was made with nothing else of ours running on the machine (a background training run, if any, was "
-        "paused for it).",
+        "was made with nothing else of this project running (the background training run was paused for it); "
+        "the machine is shared with other sessions' work, which we cannot pause, and which weighs on every "
+        "figure taken while it runs: the ratios are taken within minutes of each other for that reason.",
         "## Goals",
         table(["goal", "target", "measured", ""], goal_rows),
         image(plots["overview"], markdown, "baseline, service and limit"),
