@@ -426,7 +426,8 @@ def render(run: Run, plots: dict[str, Path | None], markdown: Path) -> str:
         ""
         if run.machine["gpu"]
         else "No GPU was available for this run: every number is CPU-only, and the GPU goals (peak GPU memory, "
-        "GPU throughput) are not assessed here. "
+        "GPU throughput) are not assessed here; `make bench-gpu` (`python -m bench --gpu`, bench/gpu.py) measures "
+        "them in one call on a CUDA machine, and has run only as a dry run on a CPU (`--dry-run`, in the tests). "
     )
     sections = [
         "# Benchmarks",
